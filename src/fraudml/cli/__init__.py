@@ -1,0 +1,1 @@
+"""The ``fraudml`` command line: thin commands that read config and call the library."""

@@ -1,0 +1,125 @@
+"""``fraudml <command> [hydra overrides…]``: dispatch to one Hydra app per command."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from fraudml.io.errors import ContractError
+
+log = logging.getLogger("fraudml")
+
+
+@dataclass(frozen=True)
+class Command:
+    summary: str
+    #: ``module:function`` taking the composed config, or ``None`` while not built yet.
+    target: str | None
+    #: The issue that brings a command not built yet.
+    pending: str = ""
+
+
+COMMANDS: dict[str, Command] = {
+    "validate": Command("read, validate and quarantine a dataset", "fraudml.cli.validate:run"),
+    "simulate": Command(
+        "write a synthetic city with planted fraud schemes", None, "issue #3 (synthetic world)"
+    ),
+    "profiles": Command(
+        "build patient, provider and doctor profiles", None, "issue #4 (behavioural profiles)"
+    ),
+    "train": Command("train, evaluate and register models", None, "issue #6 (models)"),
+    "score": Command("score a period into explained leads", None, "issue #7 (scoring)"),
+}
+
+
+def conf_dir() -> Path:
+    """The Hydra config folder: ``$FRAUDML_CONF``, the repository's ``conf/``, or the wheel's."""
+    if env := os.environ.get("FRAUDML_CONF"):
+        return Path(env).resolve()
+    here = Path(__file__).resolve()
+    repo_conf = here.parents[3] / "conf"
+    if repo_conf.is_dir():
+        return repo_conf
+    return here.parents[1] / "conf"
+
+
+def setup_logging() -> None:
+    """Progress and results to stderr, one line per step."""
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)-7s %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr,
+        force=True,
+    )
+    for noisy in ("alembic", "mlflow", "numba", "matplotlib"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def usage() -> str:
+    width = max(len(n) for n in COMMANDS)
+    lines = ["usage: fraudml <command> [key=value …]   (Hydra overrides; --help per command)", ""]
+    for name, cmd in COMMANDS.items():
+        note = "" if cmd.target else f"  [not available yet: {cmd.pending}]"
+        lines.append(f"  {name:<{width}}  {cmd.summary}{note}")
+    return "\n".join(lines)
+
+
+def _resolve(target: str) -> Callable[[DictConfig], int | None]:
+    module, func = target.split(":")
+    return getattr(importlib.import_module(module), func)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``fraudml`` program."""
+    args = sys.argv[1:] if argv is None else argv
+    if not args or args[0] in {"-h", "--help", "help"}:
+        print(usage())
+        return 0
+    name, overrides = args[0], args[1:]
+    command = COMMANDS.get(name)
+    if command is None:
+        print(f"fraudml: unknown command {name!r}\n\n{usage()}", file=sys.stderr)
+        return 2
+    if command.target is None:
+        print(
+            f"fraudml {name}: not available yet; it arrives with {command.pending}.",
+            file=sys.stderr,
+        )
+        return 3
+
+    import hydra
+
+    from fraudml.config import register
+
+    register()
+    setup_logging()
+    run = _resolve(command.target)
+    status: dict[str, int] = {"code": 0}
+
+    def task(cfg: DictConfig) -> None:
+        try:
+            status["code"] = int(run(cfg) or 0)
+        except ContractError as exc:
+            log.error("input does not meet the data contract: %s", exc)
+            status["code"] = 2
+
+    app = hydra.main(config_path=str(conf_dir()), config_name=name, version_base="1.3")(task)
+    saved = sys.argv
+    sys.argv = [f"fraudml {name}", *overrides]
+    try:
+        app()
+    finally:
+        sys.argv = saved
+    return status["code"]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

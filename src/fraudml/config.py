@@ -1,0 +1,34 @@
+"""Structured configs: the typed shape of config groups, so a misspelt key fails early.
+
+Only entry points (:mod:`fraudml.cli`) read these; library code takes plain arguments.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+
+@dataclass
+class DataConfig:
+    """Where the input dataset is and how to read it."""
+
+    path: str = MISSING
+    encoding: str = "utf-8"
+
+
+@dataclass
+class EngineConfig:
+    """Settings of the embedded DuckDB engine."""
+
+    memory_limit: str | None = "4GB"
+    threads: int | None = None
+
+
+def register() -> None:
+    """Make the schemas available to ``defaults`` lists as ``<group>_schema``."""
+    cs = ConfigStore.instance()
+    cs.store(group="data", name="data_schema", node=DataConfig)
+    cs.store(group="engine", name="engine_schema", node=EngineConfig)

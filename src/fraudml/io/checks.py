@@ -1,0 +1,241 @@
+"""Row rules of the contract as engine expressions.
+
+Each staged table becomes one Ibis expression that carries, for every row, the typed
+values, the raw values as read, and the first fault found (``reason``, ``reason_code``)
+plus all faults (``all_reasons``). Nothing here touches files; :mod:`fraudml.io.load`
+decides what to materialise.
+
+What may be evidence of fraud is deliberately *not* a fault here: a repeated trace code,
+an item outside its catalog restrictions, a category that differs from the catalog's, a
+price above its cap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import ibis
+import ibis.expr.types as ir
+
+from fraudml.contract import (
+    AMOUNT_TOLERANCE,
+    ENGINE_TYPE,
+    EXPECTED_FORM,
+    LABEL_ENTITY_TABLES,
+    Column,
+    Table,
+)
+from fraudml.io.sources import SOURCE_FILE, SOURCE_ROW
+
+RAW_PREFIX = "_raw__"
+REASON = "reason"
+REASON_CODE = "reason_code"
+ALL_REASONS = "all_reasons"
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One row rule: where ``condition`` is true the row is quarantined with ``text``."""
+
+    code: str
+    text: str
+    condition: ir.BooleanValue
+
+
+def _clean(raw: ir.Value) -> ir.Value:
+    """Empty or blank text means null, as the contract says."""
+    if raw.type().is_string():
+        return raw.strip().nullif("")
+    return raw
+
+
+def _typed(clean: ir.Value, column: Column) -> ir.Value:
+    """Convert ``clean`` to the column's engine type; null where it does not parse."""
+    target = ENGINE_TYPE[column.type]
+    src = clean.type()
+    if column.type == "str":
+        return clean if src.is_string() else clean.cast("string")
+    if column.type == "int" and not src.is_integer():
+        # Parse as a number first so that "1.5" is a wrong type, not silently 2.
+        as_float = clean.try_cast("float64")
+        return (as_float == as_float.round()).ifelse(as_float.cast("int64"), ibis.null("int64"))
+    typed = clean if src == ibis.dtype(target) else clean.try_cast(target)
+    if column.type in {"money", "float"}:
+        typed = (typed.isnan() | typed.isinf()).ifelse(ibis.null("float64"), typed)
+    return typed
+
+
+def _true(cond: ir.BooleanValue) -> ir.BooleanValue:
+    """SQL's unknown counts as 'no fault'."""
+    return cond.fill_null(False)
+
+
+def column_faults(clean: ir.Value, typed: ir.Value, column: Column) -> list[Fault]:
+    """Missing value, wrong type, code outside its list and range faults of one column."""
+    name = column.name
+    faults: list[Fault] = []
+    if not column.nullable:
+        faults.append(Fault("missing_value", f"missing value: {name}", clean.isnull()))
+    faults.append(
+        Fault(
+            "wrong_type",
+            f"wrong type: {name} (expected {EXPECTED_FORM[column.type]})",
+            clean.notnull() & typed.isnull(),
+        )
+    )
+    if column.codes is not None:
+        codes = [int(c) for c in column.codes] if column.type == "int" else list(column.codes)
+        faults.append(
+            Fault(
+                "bad_code",
+                f"code outside list: {name} (expected one of {', '.join(column.codes)})",
+                _true(typed.notnull() & ~typed.isin(codes)),
+            )
+        )
+    if column.min_value is not None or column.max_value is not None:
+        too_low = typed < column.min_value if column.min_value is not None else ibis.literal(False)
+        too_high = typed > column.max_value if column.max_value is not None else ibis.literal(False)
+        faults.append(
+            Fault(
+                "out_of_range",
+                f"out of range: {name} (expected {column.expected})",
+                _true(too_low | too_high),
+            )
+        )
+    return faults
+
+
+def row_faults(spec: Table, v: Mapping[str, ir.Value]) -> list[Fault]:
+    """Cross-column rules named in ``spec.row_checks``."""
+    faults: list[Fault] = []
+    for check in spec.row_checks:
+        if check == "discharge_before_admission":
+            faults.append(
+                Fault(
+                    "discharge_before_admission",
+                    "discharge before admission: discharge_time < admit_time",
+                    _true(v["discharge_time"] < v["admit_time"]),
+                )
+            )
+        elif check == "negative_quantity":
+            faults.append(Fault("negative_quantity", "negative quantity", _true(v["quantity"] < 0)))
+        elif check == "amount_mismatch":
+            # A little slack beyond the contract's ±0.01 absorbs binary floating point.
+            gap = (v["amount"] - v["quantity"] * v["unit_price"]).abs()
+            faults.append(
+                Fault(
+                    "amount_mismatch",
+                    f"amount differs from quantity x unit_price by more than {AMOUNT_TOLERANCE}",
+                    _true(gap > AMOUNT_TOLERANCE + 1e-6),
+                )
+            )
+        elif check == "label_entity_exists":
+            pass  # needs the other tables: see reference_faults
+        else:  # pragma: no cover - a contract typo, caught by tests of the contract
+            raise ValueError(f"unknown row check {check!r} in table {spec.name}")
+    return faults
+
+
+def duplicate_fault(spec: Table, raw: ir.Table, v: Mapping[str, ir.Value]) -> list[Fault]:
+    """Of rows repeating the key, the first in file order is kept."""
+    if not spec.key:
+        return []
+    keys = [v[k] for k in spec.key]
+    # A key column that is itself null (allowed for labels.scheme) still identifies: group
+    # nulls together so that two label rows with no scheme count as a repeat.
+    order = [raw[SOURCE_FILE], raw[SOURCE_ROW]]
+    position = ibis.row_number().over(group_by=keys, order_by=order)
+    required_present = ibis.literal(True)
+    for k in spec.key:
+        if not spec.column(k).nullable:
+            required_present = required_present & v[k].notnull()
+    return [
+        Fault(
+            "duplicate_key",
+            f"repeated key: {', '.join(spec.key)} (first row kept)",
+            _true(required_present & (position > 0)),
+        )
+    ]
+
+
+def reference_faults(
+    spec: Table,
+    v: Mapping[str, ir.Value],
+    accepted: Mapping[str, ir.Table],
+    quarantined_keys: Mapping[str, ir.Table],
+) -> list[Fault]:
+    """Dangling foreign keys, and fee lines whose claim went to quarantine.
+
+    ``accepted`` holds the accepted tables validated so far; a foreign key into a table the
+    dataset does not have is not checked (the loader reports that as a warning).
+    """
+    faults: list[Fault] = []
+    for fk in spec.foreign_keys:
+        ref = accepted.get(fk.ref_table)
+        if ref is None:
+            continue
+        value = v[fk.column]
+        missing = value.notnull() & ~value.isin(ref[fk.ref_column])
+        if fk.ref_table in quarantined_keys and spec.name == "claim_items":
+            # Fee lines follow their claim into quarantine with that reason, not as dangling.
+            quarantined = quarantined_keys[fk.ref_table]
+            in_quarantine = _true(value.isin(quarantined[fk.ref_column]))
+            faults.append(
+                Fault("claim_quarantined", "claim quarantined", _true(missing) & in_quarantine)
+            )
+            missing = missing & ~in_quarantine
+        faults.append(
+            Fault(
+                "dangling_fk",
+                f"dangling foreign key: {fk.column} not in {fk.ref_table}",
+                _true(missing),
+            )
+        )
+    if "label_entity_exists" in spec.row_checks:
+        known = ibis.literal(False)
+        for entity_type, (table, column) in LABEL_ENTITY_TABLES.items():
+            ref = accepted.get(table)
+            if ref is None:
+                continue
+            known = known | ((v["entity_type"] == entity_type) & v["entity_id"].isin(ref[column]))
+        faults.append(
+            Fault(
+                "dangling_fk",
+                "dangling foreign key: entity_id not in the table of its entity_type",
+                _true(v["entity_type"].notnull() & v["entity_id"].notnull() & ~known),
+            )
+        )
+    return faults
+
+
+def checked(
+    raw: ir.Table,
+    spec: Table,
+    accepted: Mapping[str, ir.Table],
+    quarantined_keys: Mapping[str, ir.Table],
+) -> ir.Table:
+    """Typed values, raw values and fault columns for every staged row of ``spec``."""
+    clean = {c.name: _clean(raw[c.name]) for c in spec.columns}
+    typed = {c.name: _typed(clean[c.name], c) for c in spec.columns}
+    faults: list[Fault] = []
+    for c in spec.columns:
+        faults += column_faults(clean[c.name], typed[c.name], c)
+    faults += row_faults(spec, typed)
+    faults += duplicate_fault(spec, raw, typed)
+    faults += reference_faults(spec, typed, accepted, quarantined_keys)
+
+    reason = ibis.cases(*[(f.condition, f.text) for f in faults], else_=ibis.null("string"))
+    code = ibis.cases(*[(f.condition, f.code) for f in faults], else_=ibis.null("string"))
+    every = ibis.literal("")
+    for f in faults:
+        every = every + f.condition.ifelse("; " + f.text, "")
+    contract_names = set(spec.column_names)
+    extras = [c for c in raw.columns if c not in contract_names and not c.startswith("_")]
+    return raw.select(
+        **{c.name: typed[c.name].cast(ENGINE_TYPE[c.type]) for c in spec.columns},
+        **{c: raw[c] for c in extras},
+        **{RAW_PREFIX + c.name: raw[c.name] for c in spec.columns},
+        **{SOURCE_FILE: raw[SOURCE_FILE], SOURCE_ROW: raw[SOURCE_ROW].cast("int64")},
+        **{REASON: reason, REASON_CODE: code, ALL_REASONS: every.substr(2).nullif("")},
+    )

@@ -1,0 +1,366 @@
+"""Load a contract dataset: read, validate, quarantine, reconcile, hand over Ibis tables."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import ibis
+import ibis.expr.types as ir
+
+from fraudml.contract import EXPECTED_FORM, TABLES, Table
+from fraudml.io import checks
+from fraudml.io.atomic import atomic_path, write_json
+from fraudml.io.errors import ContractError
+from fraudml.io.reconcile import Reconciliation, TableCount
+from fraudml.io.sources import (
+    SOURCE_FILE,
+    SOURCE_ROW,
+    StagedTable,
+    TableSource,
+    discover,
+    run_sql,
+    stage,
+)
+
+log = logging.getLogger(__name__)
+
+#: What is lost, table by table, when an optional or expected table is absent.
+SKIPPED_WITHOUT: dict[str, str] = {
+    "claim_items": "item-level features and rules (fee lines, prices, quantities, trace codes) "
+    "are skipped",
+    "doctors": "doctor profiles are skipped and claims.doctor_id is not checked against doctors",
+    "catalog": "the catalog of the synthetic world is used for catalog restrictions",
+    "labels": "supervised training and evaluation are skipped",
+    "chronic_registrations": "chronic-disease registration checks are skipped",
+}
+
+
+@dataclass
+class Dataset:
+    """A validated dataset: accepted tables as Ibis tables over an embedded DuckDB.
+
+    Use :func:`load_dataset` to make one. Tables stay in the engine; call ``.to_pandas()``
+    or ``.to_pyarrow()`` on an expression only when a model needs the rows.
+    """
+
+    path: Path
+    con: ibis.BaseBackend
+    tables: dict[str, ir.Table]
+    reconciliation: Reconciliation
+    fingerprint: str
+    database: Path | None
+    warnings: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+    _tmp_dir: Path | None = None
+
+    def __contains__(self, table: str) -> bool:
+        return table in self.tables
+
+    def table(self, name: str) -> ir.Table:
+        """The accepted rows of ``name``; ``KeyError`` naming what is present if absent."""
+        try:
+            return self.tables[name]
+        except KeyError:
+            raise KeyError(
+                f"table {name!r} is not in dataset {self.path} (present: {', '.join(self.tables)})"
+            ) from None
+
+    def close(self) -> None:
+        self.con.disconnect()
+        if self._tmp_dir is not None:
+            shutil.rmtree(self._tmp_dir, ignore_errors=True)
+
+    def __enter__(self) -> Dataset:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def fingerprint(sources: list[TableSource]) -> str:
+    """SHA-256 over the table files' names and bytes: same data, same fingerprint."""
+    digest = hashlib.sha256()
+    for source in sorted(sources, key=lambda s: s.table):
+        for path in source.files:
+            digest.update(f"{source.table}:{path.name}\0".encode())
+            with path.open("rb") as fh:
+                while chunk := fh.read(1 << 22):
+                    digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _structural_checks(staged: StagedTable, spec: Table, warnings: list[str]) -> list[str]:
+    """Stop on a missing required column or a numeric identifier; list absent nullable ones."""
+    absent: list[str] = []
+    for column in spec.columns:
+        dtype = staged.columns.get(column.name)
+        where = f"{staged.source.display}: column '{column.name}'"
+        if dtype is None:
+            if not column.nullable:
+                raise ContractError(
+                    f"{where} is missing (expected {EXPECTED_FORM[column.type]}"
+                    f"{'; ' + column.expected if column.codes else ''}, no empty values)"
+                )
+            absent.append(column.name)
+            warnings.append(f"{where} is absent: read as empty")
+            continue
+        if column.type == "str" and dtype != "VARCHAR":
+            raise ContractError(
+                f"{where} is stored as {dtype} (expected text: identifiers and codes are "
+                "strings, never numbers, because leading zeros matter)"
+            )
+        if any(t in dtype for t in ("STRUCT", "[]", "MAP", "UNION")):
+            raise ContractError(
+                f"{where} is stored as {dtype} (expected {EXPECTED_FORM[column.type]})"
+            )
+    return absent
+
+
+def load_dataset(
+    path: str | Path,
+    *,
+    out: str | Path | None = None,
+    encoding: str = "utf-8",
+    database: str | Path | None = None,
+    memory_limit: str | None = "4GB",
+    threads: int | None = None,
+) -> Dataset:
+    """Read, validate and quarantine a dataset directory written to the data contract.
+
+    Parameters
+    ----------
+    path : path
+        The dataset directory.
+    out : path, optional
+        Where to write ``quarantine/<table>.parquet`` and ``validation.json``. Without it
+        nothing is written and the quarantine stays in the reconciliation counts only.
+    encoding : str
+        Encoding of CSV tables (``utf-8``; ``gb18030`` or ``gbk`` for Chinese legacy files).
+    database : path, optional
+        DuckDB file to hold the validated tables; a temporary one when omitted.
+    memory_limit, threads
+        DuckDB settings; the engine spills to disk beyond the memory limit.
+
+    Returns
+    -------
+    Dataset
+        Accepted tables as Ibis tables, the reconciliation and the warnings.
+
+    Raises
+    ------
+    ContractError
+        On a structural fault, naming the file, the column and the expected form.
+    """
+    root = Path(path)
+    if not root.is_dir():
+        raise ContractError(f"{root}: dataset directory not found (expected a directory of tables)")
+    sources: dict[str, TableSource] = {}
+    warnings: list[str] = []
+    skipped: dict[str, str] = {}
+    for spec in TABLES:
+        source = discover(root, spec)
+        if source is not None:
+            sources[spec.name] = source
+        elif spec.required:
+            raise ContractError(
+                f"{root}: required table '{spec.name}' is missing (expected {spec.name}.parquet, "
+                f"{spec.name}/part-*.parquet or {spec.name}.csv)"
+            )
+        else:
+            skipped[spec.name] = SKIPPED_WITHOUT[spec.name]
+            if spec.expected:
+                warnings.append(f"no {spec.name} table: {SKIPPED_WITHOUT[spec.name]}")
+
+    tmp_dir = Path(tempfile.mkdtemp(prefix="fraudml-"))
+    if database is None and out is not None:
+        database = Path(out) / "validated.duckdb"
+    if database is not None:
+        database = Path(database)
+        database.parent.mkdir(parents=True, exist_ok=True)
+        for stale in (database, database.with_name(database.name + ".wal")):
+            stale.unlink(missing_ok=True)
+    config: dict[str, object] = {"temp_directory": str(tmp_dir / "spill")}
+    if memory_limit:
+        config["memory_limit"] = memory_limit
+    if threads:
+        config["threads"] = threads
+    con = ibis.duckdb.connect(database=str(database) if database else ":memory:", **config)
+    try:
+        reconciliation, tables = _validate_all(con, sources, encoding, tmp_dir, out, warnings)
+    except BaseException:
+        con.disconnect()
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+        raise
+    ds = Dataset(
+        path=root,
+        con=con,
+        tables=tables,
+        reconciliation=reconciliation,
+        fingerprint=fingerprint(list(sources.values())),
+        database=database,
+        warnings=warnings,
+        skipped=skipped,
+        _tmp_dir=tmp_dir,
+    )
+    if out is not None:
+        write_json(Path(out) / "validation.json", validation_report(ds))
+    return ds
+
+
+def validation_report(ds: Dataset) -> dict[str, object]:
+    """The JSON-able record of a validation run."""
+    return {
+        "dataset": str(ds.path),
+        "fingerprint": ds.fingerprint,
+        "tables": ds.reconciliation.to_dict(),
+        "quarantined": ds.reconciliation.quarantined,
+        "warnings": ds.warnings,
+        "skipped": ds.skipped,
+    }
+
+
+def _validate_all(
+    con: ibis.BaseBackend,
+    sources: dict[str, TableSource],
+    encoding: str,
+    tmp_dir: Path,
+    out: str | Path | None,
+    warnings: list[str],
+) -> tuple[Reconciliation, dict[str, ir.Table]]:
+    raw_con = con.con  # the DuckDB connection, for reading files: I/O stays at this edge
+    reconciliation = Reconciliation()
+    accepted: dict[str, ir.Table] = {}
+    quarantined_keys: dict[str, ir.Table] = {}
+    scratch: list[str] = []
+    for spec in TABLES:
+        source = sources.get(spec.name)
+        if source is None:
+            continue
+        started = time.perf_counter()
+        staged = stage(raw_con, source, encoding=encoding, work_dir=tmp_dir / "transcoded")
+        absent = _structural_checks(staged, spec, warnings)
+        for fk in spec.foreign_keys:
+            if fk.ref_table not in sources:
+                warnings.append(
+                    f"{spec.name}.{fk.column} not checked: no {fk.ref_table} table in the dataset"
+                )
+        n_read = int(con.table(staged.relation).count().execute())
+        raw = con.table(staged.relation)
+        if absent:
+            raw = raw.mutate(**{name: ibis.null("string") for name in absent})
+        expr = checks.checked(raw, spec, accepted, quarantined_keys)
+        work = con.create_table(f"_checked_{spec.name}", expr, overwrite=True)
+
+        keep = [c for c in work.columns if not c.startswith("_") and c not in _FAULT_COLUMNS]
+        good = work.filter(work[checks.REASON].isnull()).select(keep)
+        accepted[spec.name] = con.create_table(spec.name, good, overwrite=True)
+
+        bad = _quarantine_rows(work, spec, staged)
+        q_name = f"_quarantine_{spec.name}"
+        con.create_table(q_name, bad, overwrite=True)
+        malformed = _add_malformed_lines(raw_con, q_name, staged)
+        quarantine = con.table(q_name)
+        if spec.key and len(spec.key) == 1:
+            quarantined_keys[spec.name] = quarantine.select(spec.key[0]).distinct()
+
+        n_read += malformed
+        n_accepted = int(accepted[spec.name].count().execute())
+        reason_counts = quarantine.group_by(checks.REASON).agg(n=quarantine.count()).to_pyarrow()
+        reasons = {
+            r: int(n)
+            for r, n in zip(
+                reason_counts[checks.REASON].to_pylist(),
+                reason_counts["n"].to_pylist(),
+                strict=True,
+            )
+        }
+        count = TableCount(
+            table=spec.name,
+            source=source.display,
+            read=n_read,
+            accepted=n_accepted,
+            quarantined=sum(reasons.values()),
+            reasons=reasons,
+        )
+        reconciliation.add(count)  # raises if accepted + quarantined != read
+        if out is not None:
+            target = Path(out) / "quarantine" / f"{spec.name}.parquet"
+            with atomic_path(target) as tmp:
+                run_sql(
+                    raw_con,
+                    f"COPY (SELECT * FROM {q_name} ORDER BY source_file, source_row) "
+                    f"TO '{tmp}' (FORMAT parquet)",
+                )
+        run_sql(raw_con, f"DROP TABLE _checked_{spec.name}")
+        scratch.append(staged.relation)
+        log.info(
+            "%-22s read %12s  accepted %12s  quarantined %10s  (%.1f s)",
+            spec.name,
+            f"{count.read:,}",
+            f"{count.accepted:,}",
+            f"{count.quarantined:,}",
+            time.perf_counter() - started,
+        )
+    # Staging relations are no longer needed once every table that refers to them is done.
+    for relation in scratch:
+        run_sql(raw_con, f"DROP VIEW IF EXISTS {relation}")
+        run_sql(raw_con, f"DROP TABLE IF EXISTS {relation.replace('_raw_', '_csv_', 1)}")
+    return reconciliation, accepted
+
+
+_FAULT_COLUMNS = {checks.REASON, checks.REASON_CODE, checks.ALL_REASONS}
+
+
+def _quarantine_rows(work: ir.Table, spec: Table, staged: StagedTable) -> ir.Table:
+    """Faulty rows with their columns as read, the reasons, and where they came from."""
+    bad = work.filter(work[checks.REASON].notnull())
+    contract = set(spec.column_names)
+    extras = [
+        c
+        for c in work.columns
+        if c not in contract and not c.startswith("_") and c not in _FAULT_COLUMNS
+    ]
+    columns: dict[str, ir.Value] = {c.name: bad[checks.RAW_PREFIX + c.name] for c in spec.columns}
+    columns.update({c: bad[c] for c in extras})
+    columns.update(
+        {
+            checks.REASON: bad[checks.REASON],
+            checks.REASON_CODE: bad[checks.REASON_CODE],
+            checks.ALL_REASONS: bad[checks.ALL_REASONS],
+            "source_file": bad[SOURCE_FILE],
+            "source_row": bad[SOURCE_ROW],
+        }
+    )
+    if staged.rejects is not None:
+        columns["raw_line"] = ibis.null("string")
+    return bad.select(**columns)
+
+
+def _add_malformed_lines(raw_con, q_name: str, staged: StagedTable) -> int:
+    """Put CSV lines the reader could not split into columns into the quarantine."""
+    if staged.rejects is None:
+        return 0
+    run_sql(
+        raw_con,
+        f"""
+        INSERT INTO {q_name} BY NAME
+        SELECT
+            'malformed CSV line: ' || lower(CAST(first(error_type ORDER BY column_idx) AS VARCHAR))
+                || ' (' || first(error_message ORDER BY column_idx) || ')' AS reason,
+            'malformed_line' AS reason_code,
+            string_agg(CAST(error_type AS VARCHAR) || ': ' || error_message, '; ') AS all_reasons,
+            '{str(staged.source.files[0]).replace("'", "''")}' AS source_file,
+            CAST(line AS BIGINT) - 1 AS source_row,
+            first(csv_line) AS raw_line
+        FROM {staged.rejects}
+        GROUP BY line
+        """,
+    )
+    (n,) = run_sql(raw_con, f"SELECT count(DISTINCT line) FROM {staged.rejects}")[0]
+    return int(n)

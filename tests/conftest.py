@@ -1,0 +1,146 @@
+"""Shared test helpers: tiny hand-built datasets written to the contract."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+PATIENTS = [
+    {
+        "patient_id": "001",
+        "gender": "M",
+        "birth_date": "1950-01-02",
+        "insurance_type": "employee",
+        "region": "110101",
+    },
+    {
+        "patient_id": "002",
+        "gender": "F",
+        "birth_date": "1988-07-30",
+        "insurance_type": "resident",
+        "region": "110102",
+    },
+]
+PROVIDERS = [
+    {
+        "provider_id": "H1",
+        "provider_type": "hospital",
+        "level": "3",
+        "region": "110101",
+        "beds": "800",
+        "name": "市第一医院",
+    },
+    {
+        "provider_id": "D1",
+        "provider_type": "pharmacy",
+        "level": "",
+        "region": "110102",
+        "beds": "",
+        "name": "<script>alert(1)</script>",
+    },
+]
+CLAIMS = [
+    {
+        "claim_id": "C1",
+        "patient_id": "001",
+        "provider_id": "H1",
+        "doctor_id": "",
+        "visit_type": "outpatient",
+        "department": "internal",
+        "admit_time": "2024-03-01 09:30:00",
+        "discharge_time": "2024-03-01 09:30:00",
+        "diagnosis_code": "I10",
+        "total_amount": "120.50",
+        "fund_paid": "80.00",
+        "account_paid": "30.00",
+        "cash_paid": "10.50",
+    },
+    {
+        "claim_id": "C2",
+        "patient_id": "002",
+        "provider_id": "D1",
+        "doctor_id": "",
+        "visit_type": "pharmacy",
+        "department": "pharmacy",
+        "admit_time": "2024-03-02 15:00:00",
+        "discharge_time": "2024-03-02 15:00:00",
+        "diagnosis_code": "",
+        "total_amount": "45.00",
+        "fund_paid": "0.00",
+        "account_paid": "45.00",
+        "cash_paid": "0.00",
+    },
+]
+CLAIM_ITEMS = [
+    {
+        "claim_id": "C1",
+        "line_no": "1",
+        "item_code": "XA01",
+        "item_category": "western_drug",
+        "quantity": "2",
+        "unit_price": "30.25",
+        "amount": "60.50",
+        "item_time": "2024-03-01 09:40:00",
+        "trace_code": "81000000000000000001",
+    },
+    {
+        "claim_id": "C1",
+        "line_no": "2",
+        "item_code": "LB01",
+        "item_category": "lab",
+        "quantity": "1",
+        "unit_price": "60",
+        "amount": "60",
+        "item_time": "",
+        "trace_code": "",
+    },
+    {
+        "claim_id": "C2",
+        "line_no": "1",
+        "item_code": "XA01",
+        "item_category": "western_drug",
+        "quantity": "1.5",
+        "unit_price": "30",
+        "amount": "45",
+        "item_time": "",
+        "trace_code": "",
+    },
+]
+
+
+def base_tables() -> dict[str, list[dict[str, str]]]:
+    """A small valid dataset, as text values (the way a CSV holds them)."""
+    return {
+        "patients": [dict(r) for r in PATIENTS],
+        "providers": [dict(r) for r in PROVIDERS],
+        "claims": [dict(r) for r in CLAIMS],
+        "claim_items": [dict(r) for r in CLAIM_ITEMS],
+    }
+
+
+def write_csv_dataset(
+    root: Path, tables: dict[str, list[dict[str, str]]], encoding: str = "utf-8"
+) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    for name, rows in tables.items():
+        frame = pd.DataFrame(rows, dtype="string")
+        frame.to_csv(root / f"{name}.csv", index=False, encoding=encoding)
+    return root
+
+
+@pytest.fixture
+def make_dataset(tmp_path: Path) -> Callable[..., Path]:
+    """Write ``base_tables()`` changed by ``edit`` as CSV and return the directory."""
+    counter = {"n": 0}
+
+    def _make(edit: Callable[[dict], None] | None = None, encoding: str = "utf-8") -> Path:
+        tables = base_tables()
+        if edit is not None:
+            edit(tables)
+        counter["n"] += 1
+        return write_csv_dataset(tmp_path / f"ds{counter['n']}", tables, encoding)
+
+    return _make
