@@ -131,6 +131,8 @@ class Table:
     required: bool = False
     #: Whether the table is expected wherever the source has it (a warning when absent).
     expected: bool = False
+    #: Parent table whose quarantined rows take this table's rows with them (fee lines).
+    follows: str | None = None
     #: Names of cross-column checks, implemented in :mod:`fraudml.io.checks`.
     row_checks: tuple[str, ...] = field(default_factory=tuple)
 
@@ -231,6 +233,7 @@ CLAIMS = Table(
 CLAIM_ITEMS = Table(
     name="claim_items",
     expected=True,
+    follows="claims",
     key=("claim_id", "line_no"),
     foreign_keys=(ForeignKey("claim_id", "claims", "claim_id"),),
     row_checks=("negative_quantity", "amount_mismatch"),

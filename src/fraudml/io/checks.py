@@ -26,9 +26,8 @@ from fraudml.contract import (
     Column,
     Table,
 )
-from fraudml.io.sources import SOURCE_FILE, SOURCE_ROW
+from fraudml.io.sources import SOURCE_FILE, SOURCE_ORDER, SOURCE_ROW
 
-RAW_PREFIX = "_raw__"
 REASON = "reason"
 REASON_CODE = "reason_code"
 ALL_REASONS = "all_reasons"
@@ -40,7 +39,8 @@ class Fault:
 
     code: str
     text: str
-    condition: ir.BooleanValue
+    #: ``None`` for a fault computed after materialisation (repeated keys).
+    condition: ir.BooleanValue | None
 
 
 def _clean(raw: ir.Value) -> ir.Value:
@@ -137,26 +137,61 @@ def row_faults(spec: Table, v: Mapping[str, ir.Value]) -> list[Fault]:
     return faults
 
 
-def duplicate_fault(spec: Table, raw: ir.Table, v: Mapping[str, ir.Value]) -> list[Fault]:
-    """Of rows repeating the key, the first in file order is kept."""
+def duplicate_fault(spec: Table) -> list[Fault]:
+    """Of rows repeating the key, the first in file order is kept; see :func:`with_duplicates`."""
     if not spec.key:
         return []
-    keys = [v[k] for k in spec.key]
-    # A key column that is itself null (allowed for labels.scheme) still identifies: group
-    # nulls together so that two label rows with no scheme count as a repeat.
-    order = [raw[SOURCE_FILE], raw[SOURCE_ROW]]
-    position = ibis.row_number().over(group_by=keys, order_by=order)
-    required_present = ibis.literal(True)
+    return [Fault("duplicate_key", f"repeated key: {', '.join(spec.key)} (first row kept)", None)]
+
+
+def with_duplicates(work: ir.Table, spec: Table, faults: list[Fault]) -> ir.Table:
+    """Add the repeated-key fault column to a materialised :func:`checked` table.
+
+    An aggregate finds the keys that repeat and the first row of each; only those rows are
+    compared. A window over every row would sort the whole table, which costs several
+    times more at ten million fee lines.
+    """
+    position = next((i for i, f in enumerate(faults) if f.code == "duplicate_key"), None)
+    if position is None:
+        return work
+    # Null in a nullable key column (labels.scheme) still identifies: group nulls together.
+    keyed = work
     for k in spec.key:
         if not spec.column(k).nullable:
-            required_present = required_present & v[k].notnull()
-    return [
-        Fault(
-            "duplicate_key",
-            f"repeated key: {', '.join(spec.key)} (first row kept)",
-            _true(required_present & (position > 0)),
-        )
-    ]
+            keyed = keyed.filter(keyed[k].notnull())
+    repeats = (
+        keyed.group_by(list(spec.key))
+        .agg(_n=keyed.count(), _first=keyed[SOURCE_ORDER].min())
+        .filter(lambda t: t._n > 1)
+    )
+    later = keyed.semi_join(repeats, list(spec.key)).select(*spec.key, SOURCE_ORDER)
+    later = later.inner_join(repeats, list(spec.key))
+    later = later.filter(later[SOURCE_ORDER] > later._first).select(SOURCE_ORDER)
+    return work.mutate(
+        **{fault_column(position): _true(work[SOURCE_ORDER].isin(later[SOURCE_ORDER]))}
+    )
+
+
+def with_followers(
+    work: ir.Table, spec: Table, faults: list[Fault], quarantined_keys: Mapping[str, ir.Table]
+) -> ir.Table:
+    """Split rows whose parent key is in quarantine off the dangling ones (fee lines)."""
+    follow = next((i for i, f in enumerate(faults) if f.code == "claim_quarantined"), None)
+    if follow is None:
+        return work
+    fk = next(fk for fk in spec.foreign_keys if fk.ref_table == spec.follows)
+    dangling = next(
+        i for i, f in enumerate(faults) if f.code == "dangling_fk" and fk.column in f.text
+    )
+    parent = quarantined_keys[fk.ref_table]
+    in_quarantine = _true(work[fk.column].isin(parent[fk.ref_column]))
+    missing = work[fault_column(dangling)]
+    return work.mutate(
+        **{
+            fault_column(follow): missing & in_quarantine,
+            fault_column(dangling): missing & ~in_quarantine,
+        }
+    )
 
 
 def reference_faults(
@@ -177,14 +212,10 @@ def reference_faults(
             continue
         value = v[fk.column]
         missing = value.notnull() & ~value.isin(ref[fk.ref_column])
-        if fk.ref_table in quarantined_keys and spec.name == "claim_items":
-            # Fee lines follow their claim into quarantine with that reason, not as dangling.
-            quarantined = quarantined_keys[fk.ref_table]
-            in_quarantine = _true(value.isin(quarantined[fk.ref_column]))
-            faults.append(
-                Fault("claim_quarantined", "claim quarantined", _true(missing) & in_quarantine)
-            )
-            missing = missing & ~in_quarantine
+        if fk.ref_table == spec.follows and fk.ref_table in quarantined_keys:
+            # Rows whose parent went to quarantine follow it with that reason, not as
+            # dangling: split off in with_followers, so the membership test runs once.
+            faults.append(Fault("claim_quarantined", "claim quarantined", None))
         faults.append(
             Fault(
                 "dangling_fk",
@@ -214,28 +245,58 @@ def checked(
     spec: Table,
     accepted: Mapping[str, ir.Table],
     quarantined_keys: Mapping[str, ir.Table],
-) -> ir.Table:
-    """Typed values, raw values and fault columns for every staged row of ``spec``."""
+) -> tuple[ir.Table, list[Fault]]:
+    """Typed values and one boolean column per fault for every staged row of ``spec``.
+
+    Each fault is its own column (``_fault_<i>``), so that the engine evaluates every
+    condition, join and window once; :func:`fault_summary` derives the reasons from them.
+    """
     clean = {c.name: _clean(raw[c.name]) for c in spec.columns}
     typed = {c.name: _typed(clean[c.name], c) for c in spec.columns}
     faults: list[Fault] = []
     for c in spec.columns:
         faults += column_faults(clean[c.name], typed[c.name], c)
     faults += row_faults(spec, typed)
-    faults += duplicate_fault(spec, raw, typed)
+    faults += duplicate_fault(spec)
     faults += reference_faults(spec, typed, accepted, quarantined_keys)
 
-    reason = ibis.cases(*[(f.condition, f.text) for f in faults], else_=ibis.null("string"))
-    code = ibis.cases(*[(f.condition, f.code) for f in faults], else_=ibis.null("string"))
-    every = ibis.literal("")
-    for f in faults:
-        every = every + f.condition.ifelse("; " + f.text, "")
     contract_names = set(spec.column_names)
     extras = [c for c in raw.columns if c not in contract_names and not c.startswith("_")]
-    return raw.select(
+    table = raw.select(
         **{c.name: typed[c.name].cast(ENGINE_TYPE[c.type]) for c in spec.columns},
         **{c: raw[c] for c in extras},
-        **{RAW_PREFIX + c.name: raw[c.name] for c in spec.columns},
-        **{SOURCE_FILE: raw[SOURCE_FILE], SOURCE_ROW: raw[SOURCE_ROW].cast("int64")},
-        **{REASON: reason, REASON_CODE: code, ALL_REASONS: every.substr(2).nullif("")},
+        **{
+            SOURCE_FILE: raw[SOURCE_FILE],
+            SOURCE_ROW: raw[SOURCE_ROW].cast("int64"),
+            SOURCE_ORDER: raw[SOURCE_ORDER].cast("int64"),
+        },
+        **{fault_column(i): f.condition for i, f in enumerate(faults) if f.condition is not None},
     )
+    return table, faults
+
+
+def fault_column(i: int) -> str:
+    return f"_fault_{i}"
+
+
+def any_fault(table: ir.Table, faults: list[Fault]) -> ir.BooleanValue:
+    """Whether a row of a :func:`checked` table has any fault."""
+    result = ibis.literal(False)
+    for i in range(len(faults)):
+        result = result | table[fault_column(i)]
+    return result
+
+
+def fault_summary(table: ir.Table, faults: list[Fault]) -> dict[str, ir.Value]:
+    """``reason`` (first fault), ``reason_code`` and ``all_reasons`` of a checked table."""
+    flags = [table[fault_column(i)] for i in range(len(faults))]
+    reason = ibis.cases(
+        *[(c, f.text) for c, f in zip(flags, faults, strict=True)], else_=ibis.null("string")
+    )
+    code = ibis.cases(
+        *[(c, f.code) for c, f in zip(flags, faults, strict=True)], else_=ibis.null("string")
+    )
+    every = ibis.literal("")
+    for c, f in zip(flags, faults, strict=True):
+        every = every + c.ifelse("; " + f.text, "")
+    return {REASON: reason, REASON_CODE: code, ALL_REASONS: every.substr(2).nullif("")}

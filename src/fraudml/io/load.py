@@ -254,16 +254,19 @@ def _validate_all(
         raw = con.table(staged.relation)
         if absent:
             raw = raw.mutate(**{name: ibis.null("string") for name in absent})
-        expr = checks.checked(raw, spec, accepted, quarantined_keys)
+        expr, faults = checks.checked(raw, spec, accepted, quarantined_keys)
         work = con.create_table(f"_checked_{spec.name}", expr, overwrite=True)
+        work = checks.with_duplicates(work, spec, faults)
+        work = checks.with_followers(work, spec, faults, quarantined_keys)
+        faulty = checks.any_fault(work, faults)
 
-        keep = [c for c in work.columns if not c.startswith("_") and c not in _FAULT_COLUMNS]
-        good = work.filter(work[checks.REASON].isnull()).select(keep)
-        accepted[spec.name] = con.create_table(spec.name, good, overwrite=True)
+        keep = [c for c in work.columns if not c.startswith("_")]
+        accepted[spec.name] = con.create_table(
+            spec.name, work.filter(~faulty).select(keep), overwrite=True
+        )
 
-        bad = _quarantine_rows(work, spec, staged)
         q_name = f"_quarantine_{spec.name}"
-        con.create_table(q_name, bad, overwrite=True)
+        con.create_table(q_name, _quarantine_rows(raw, work, faults, spec, staged), overwrite=True)
         malformed = _add_malformed_lines(raw_con, q_name, staged)
         quarantine = con.table(q_name)
         if spec.key and len(spec.key) == 1:
@@ -314,32 +317,35 @@ def _validate_all(
     return reconciliation, accepted
 
 
-_FAULT_COLUMNS = {checks.REASON, checks.REASON_CODE, checks.ALL_REASONS}
+def _quarantine_rows(
+    raw: ir.Table, work: ir.Table, faults: list[checks.Fault], spec: Table, staged: StagedTable
+) -> ir.Table:
+    """Faulty rows as they were read, with the reasons and where they came from.
 
-
-def _quarantine_rows(work: ir.Table, spec: Table, staged: StagedTable) -> ir.Table:
-    """Faulty rows with their columns as read, the reasons, and where they came from."""
-    bad = work.filter(work[checks.REASON].notnull())
+    Only the few faulty rows are joined back to the staged input for their raw values, so
+    the typed table never has to carry a second copy of every column.
+    """
+    bad = work.filter(checks.any_fault(work, faults))
+    bad = bad.select(SOURCE_FILE, SOURCE_ROW, **checks.fault_summary(bad, faults))
+    rows = raw.mutate(**{SOURCE_ROW: raw[SOURCE_ROW].cast("int64")}).inner_join(
+        bad, [SOURCE_FILE, SOURCE_ROW]
+    )
     contract = set(spec.column_names)
-    extras = [
-        c
-        for c in work.columns
-        if c not in contract and not c.startswith("_") and c not in _FAULT_COLUMNS
-    ]
-    columns: dict[str, ir.Value] = {c.name: bad[checks.RAW_PREFIX + c.name] for c in spec.columns}
-    columns.update({c: bad[c] for c in extras})
+    extras = [c for c in raw.columns if c not in contract and not c.startswith("_")]
+    columns: dict[str, ir.Value] = {c.name: rows[c.name] for c in spec.columns}
+    columns.update({c: rows[c] for c in extras})
     columns.update(
         {
-            checks.REASON: bad[checks.REASON],
-            checks.REASON_CODE: bad[checks.REASON_CODE],
-            checks.ALL_REASONS: bad[checks.ALL_REASONS],
-            "source_file": bad[SOURCE_FILE],
-            "source_row": bad[SOURCE_ROW],
+            checks.REASON: rows[checks.REASON],
+            checks.REASON_CODE: rows[checks.REASON_CODE],
+            checks.ALL_REASONS: rows[checks.ALL_REASONS],
+            "source_file": rows[SOURCE_FILE],
+            "source_row": rows[SOURCE_ROW],
         }
     )
     if staged.rejects is not None:
         columns["raw_line"] = ibis.null("string")
-    return bad.select(**columns)
+    return rows.select(**columns)
 
 
 def _add_malformed_lines(raw_con, q_name: str, staged: StagedTable) -> int:

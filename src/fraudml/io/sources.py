@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 
 SOURCE_FILE = "_source_file"
 SOURCE_ROW = "_source_row"
+#: One sortable number per staged row: file position, then row within the file.
+SOURCE_ORDER = "_source_order"
 #: Column of a staged table that holds the raw text of a malformed CSV line.
 RAW_LINE = "_raw_line"
 
@@ -155,7 +157,8 @@ def stage(
         run_sql(
             con,
             f"CREATE OR REPLACE VIEW {relation} AS "
-            f"SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS {SOURCE_ROW} "
+            f"SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS {SOURCE_ROW}, "
+            f"CAST(file_index AS BIGINT) * 1099511627776 + file_row_number AS {SOURCE_ORDER} "
             f"FROM read_parquet({_sql_list(source.files)}, filename={_sql_str(SOURCE_FILE)}, "
             "file_row_number=true, union_by_name=true)",
         )
@@ -199,7 +202,8 @@ def stage(
         run_sql(
             con,
             f"CREATE OR REPLACE VIEW {relation} AS SELECT *, "
-            f"{_sql_str(source.files[0])} AS {SOURCE_FILE}, rowid + 1 + {shift} AS {SOURCE_ROW} "
+            f"{_sql_str(source.files[0])} AS {SOURCE_FILE}, rowid + 1 + {shift} AS {SOURCE_ROW}, "
+            f"rowid AS {SOURCE_ORDER} "
             f"FROM _csv_{source.table}",
         )
     described = run_sql(con, f"DESCRIBE {relation}")

@@ -1,0 +1,30 @@
+"""One benchmark task in its own process; prints its result as JSON on the last line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+
+def main() -> None:
+    func, *args = sys.argv[1:]
+    if func == "generate":
+        from benchmarks.gen import generate
+
+        result = generate(Path(args[0]), int(args[1]))
+    elif func == "validate_fraudml":
+        from benchmarks.validate_bench import run_fraudml
+
+        result = run_fraudml(Path(args[0]))
+    elif func == "validate_pandas":
+        from benchmarks.validate_bench import run_pandas
+
+        result = run_pandas(Path(args[0]))
+    else:
+        raise SystemExit(f"unknown task {func}")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
