@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
+from fraudml.synth.simulate import SimulationConfig
+
 
 @dataclass
 class DataConfig:
@@ -27,8 +29,16 @@ class EngineConfig:
     threads: int | None = None
 
 
+@dataclass
+class SimulateConfig(SimulationConfig):
+    """A synthetic city and the name of its folder."""
+
+    name: str = "small"
+
+
 def register() -> None:
     """Make the schemas available to ``defaults`` lists as ``<group>_schema``."""
     cs = ConfigStore.instance()
     cs.store(group="data", name="data_schema", node=DataConfig)
     cs.store(group="engine", name="engine_schema", node=EngineConfig)
+    cs.store(group="simulate", name="simulation_schema", node=SimulateConfig)

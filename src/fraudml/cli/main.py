@@ -29,7 +29,7 @@ class Command:
 COMMANDS: dict[str, Command] = {
     "validate": Command("read, validate and quarantine a dataset", "fraudml.cli.validate:run"),
     "simulate": Command(
-        "write a synthetic city with planted fraud schemes", None, "issue #3 (synthetic world)"
+        "write a synthetic city with planted fraud schemes", "fraudml.cli.simulate:run"
     ),
     "profiles": Command(
         "build patient, provider and doctor profiles", None, "issue #4 (behavioural profiles)"

@@ -12,6 +12,12 @@ from pathlib import Path
 from typing import Any
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
 def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; move it into place only on success."""
@@ -21,9 +27,7 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     os.close(fd)
     tmp_path = Path(tmp)
     # mkstemp makes the file private; give it the permissions a plain open() would.
-    umask = os.umask(0)
-    os.umask(umask)
-    tmp_path.chmod(0o666 & ~umask)
+    tmp_path.chmod(0o666 & ~_umask())
     try:
         yield tmp_path
         os.replace(tmp_path, target)
@@ -54,6 +58,7 @@ def atomic_directory(target: str | os.PathLike[str]) -> Iterator[Path]:
     staging = Path(
         tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
     )
+    staging.chmod(0o777 & ~_umask())  # mkdtemp makes it private; give it mkdir's mode
     try:
         yield staging
         if target.exists():

@@ -102,11 +102,11 @@ def build_providers(rng: np.random.Generator, n_patients: int, n_regions: int) -
     regions = _region_codes(n_regions)
     per10k = n_patients / 10_000
     counts = {
-        ("hospital", 3): max(1, round(1 * per10k)),
-        ("hospital", 2): max(2, round(2 * per10k)),
-        ("hospital", 1): max(2, round(3 * per10k)),
-        ("clinic", 1): max(4, round(8 * per10k)),
-        ("pharmacy", None): max(4, round(8 * per10k)),
+        ("hospital", 3): max(1, round(2 * per10k)),
+        ("hospital", 2): max(2, round(4 * per10k)),
+        ("hospital", 1): max(3, round(6 * per10k)),
+        ("clinic", 1): max(6, round(20 * per10k)),
+        ("pharmacy", None): max(6, round(20 * per10k)),
     }
     rows = []
     for (kind, level), n in counts.items():
@@ -195,9 +195,6 @@ def build_patients(
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """Patients by age, gender and scheme; returns the frame and the condition matrix."""
     regions = np.array(_region_codes(n_regions))
-    age = np.concatenate(
-        [rng.integers(0, 18, n), rng.integers(18, 60, n), rng.integers(60, 95, n)]
-    )[rng.permutation(3 * n)[:n]]
     # weights of the bands: children 18%, adults 60%, elderly 22%
     band = rng.choice(3, n, p=[0.18, 0.60, 0.22])
     age = np.where(

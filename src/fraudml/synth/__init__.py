@@ -1,0 +1,14 @@
+"""A synthetic city: claims with the fraud schemes supervision bureaus name, labelled."""
+
+from fraudml.synth.catalog import synthetic_catalog
+from fraudml.synth.schemes import SCHEMES, SchemeConfig
+from fraudml.synth.simulate import SimulationConfig, simulate, write_dataset
+
+__all__ = [
+    "SCHEMES",
+    "SchemeConfig",
+    "SimulationConfig",
+    "simulate",
+    "synthetic_catalog",
+    "write_dataset",
+]

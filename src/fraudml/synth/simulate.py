@@ -1,0 +1,226 @@
+"""Simulate a city's claims with planted fraud, and write it as a contract dataset."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from fraudml.io.atomic import atomic_directory
+from fraudml.synth.care import simulate_care
+from fraudml.synth.catalog import synthetic_catalog
+from fraudml.synth.ledger import Ledger
+from fraudml.synth.schemes import SCHEMES, Context, SchemeConfig
+from fraudml.synth.world import build_world, chronic_registrations
+
+log = logging.getLogger(__name__)
+
+
+def default_schemes() -> dict[str, SchemeConfig]:
+    return {name: SchemeConfig() for name in SCHEMES}
+
+
+@dataclass
+class SimulationConfig:
+    """A synthetic city.
+
+    Parameters
+    ----------
+    seed : int
+        Same seed and config → byte-identical files.
+    n_patients : int
+        Insured people; providers and doctors scale with it.
+    n_regions : int
+        Insured-region codes (districts).
+    start, end : str
+        The period (ISO dates; ``end`` exclusive).
+    label_delay_days : list of int
+        Range of days between a scheme's start and the audit that labels it.
+    audit_share : float
+        Share of uninvolved providers and patients audited and labelled clean (0).
+    schemes : dict
+        Scheme name → :class:`SchemeConfig`; a scheme absent here is not planted.
+    """
+
+    seed: int = 20240101
+    n_patients: int = 5000
+    n_regions: int = 4
+    start: str = "2024-01-01"
+    end: str = "2025-01-01"
+    label_delay_days: list[int] = field(default_factory=lambda: [60, 240])
+    audit_share: float = 0.05
+    schemes: dict[str, SchemeConfig] = field(default_factory=default_schemes)
+
+
+def simulate(cfg: SimulationConfig) -> dict[str, pd.DataFrame]:
+    """Build the city and its claims; return the contract tables as frames."""
+    unknown = set(cfg.schemes) - set(SCHEMES)
+    if unknown:
+        raise ValueError(f"unknown schemes {sorted(unknown)}; known: {sorted(SCHEMES)}")
+    seeds = np.random.SeedSequence(cfg.seed)
+    world_seed, care_seed, label_seed, *scheme_seeds = seeds.spawn(3 + len(SCHEMES))
+    rng = np.random.default_rng(world_seed)
+    t = time.perf_counter()
+    world = build_world(rng, cfg.n_patients, cfg.n_regions, cfg.start, cfg.end)
+    catalog = synthetic_catalog()
+    ledger = Ledger(world, catalog, np.random.default_rng(care_seed))
+    years = float((world.end - world.start).astype(int)) / 365.25
+    simulate_care(ledger, years)
+    log.info(
+        "legitimate care: %s claims (%.1f s)", f"{ledger._n_claims:,}", time.perf_counter() - t
+    )
+    labels: list[dict] = []
+    # each scheme draws from its own stream: adding one leaves the others unchanged
+    for (name, plant), seed in zip(SCHEMES.items(), scheme_seeds, strict=True):
+        scheme_cfg = cfg.schemes.get(name)
+        if scheme_cfg is None or scheme_cfg.prevalence <= 0:
+            continue
+        ledger.rng = np.random.default_rng(seed)
+        ctx = Context(ledger, ledger.rng, delay=tuple(cfg.label_delay_days))
+        plant(ctx, scheme_cfg)
+        labels += ctx.labels
+    claims, items, claim_schemes = ledger.finish()
+    log.info(
+        "claims %s, fee lines %s (%.1f s)",
+        f"{len(claims):,}",
+        f"{len(items):,}",
+        time.perf_counter() - t,
+    )
+    label_rng = np.random.default_rng(label_seed)
+    tables = {
+        "patients": world.patients,
+        "providers": world.providers[
+            ["provider_id", "provider_type", "level", "region", "beds", "name"]
+        ],
+        "doctors": world.doctors[["doctor_id", "provider_id", "role", "department"]],
+        "catalog": catalog.drop(columns=["ref_price", "tag"]),
+        "claims": claims,
+        "claim_items": items,
+        "chronic_registrations": chronic_registrations(world, label_rng),
+        "labels": _labels(labels, claim_schemes, world, label_rng, cfg.audit_share),
+    }
+    return tables
+
+
+def _labels(entity_labels: list[dict], claim_schemes: dict, world, rng, audit_share: float):
+    rows = list(entity_labels)
+    for claim_id, (scheme, decided) in claim_schemes.items():
+        rows.append(
+            {
+                "entity_type": "claim",
+                "entity_id": claim_id,
+                "label": 1,
+                "scheme": scheme,
+                "decided_at": decided,
+                "source": "synthetic",
+            }
+        )
+    frame = pd.DataFrame(
+        rows, columns=["entity_type", "entity_id", "label", "scheme", "decided_at", "source"]
+    )
+    # one row per entity and scheme: the earliest decision wins
+    frame = frame.sort_values("decided_at").drop_duplicates(["entity_type", "entity_id", "scheme"])
+    # audited and found clean: providers and patients never involved in any scheme
+    span = int((world.end - world.start).astype(int))
+    for entity_type, ids in (
+        ("provider", world.providers.provider_id.to_numpy()),
+        ("patient", world.patients.patient_id.to_numpy()),
+    ):
+        involved = set(frame.loc[frame.entity_type == entity_type, "entity_id"])
+        clean = np.array([i for i in ids if i not in involved], dtype=object)
+        k = max(1, round(audit_share * clean.size)) if clean.size else 0
+        pick = np.sort(rng.choice(clean, k, replace=False)) if k else clean[:0]
+        decided = world.start + rng.integers(90, span + 180, k).astype("timedelta64[D]")
+        frame = pd.concat(
+            [
+                frame,
+                pd.DataFrame(
+                    {
+                        "entity_type": entity_type,
+                        "entity_id": pick,
+                        "label": 0,
+                        "scheme": None,
+                        "decided_at": decided,
+                        "source": "synthetic",
+                    }
+                ),
+            ],
+            ignore_index=True,
+        )
+    frame["decided_at"] = pd.to_datetime(frame["decided_at"]).dt.date
+    frame["label"] = frame["label"].astype("int64")
+    return frame.sort_values(["entity_type", "entity_id", "scheme"]).reset_index(drop=True)
+
+
+#: Arrow types of the written columns: identifiers as text, times without zone.
+_TYPES = {
+    "level": pa.int64(),
+    "beds": pa.int64(),
+    "min_age": pa.int64(),
+    "max_age": pa.int64(),
+    "min_provider_level": pa.int64(),
+    "line_no": pa.int64(),
+    "label": pa.int64(),
+    "birth_date": pa.date32(),
+    "valid_from": pa.date32(),
+    "valid_to": pa.date32(),
+    "decided_at": pa.date32(),
+    "admit_time": pa.timestamp("s"),
+    "discharge_time": pa.timestamp("s"),
+    "item_time": pa.timestamp("s"),
+    "inpatient_only": pa.bool_(),
+}
+_FLOATS = {
+    "total_amount",
+    "fund_paid",
+    "account_paid",
+    "cash_paid",
+    "quantity",
+    "unit_price",
+    "amount",
+    "price_cap",
+    "max_daily_quantity",
+}
+
+
+def to_arrow(frame: pd.DataFrame) -> pa.Table:
+    fields = []
+    arrays = []
+    for col in frame.columns:
+        typ = _TYPES.get(col, pa.float64() if col in _FLOATS else pa.string())
+        values = frame[col]
+        if pa.types.is_string(typ):
+            values = values.astype(object).where(values.notna(), None)
+        arrays.append(pa.array(values, type=typ, from_pandas=True))
+        fields.append(pa.field(col, typ))
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+
+
+def write_dataset(tables: dict[str, pd.DataFrame], out: Path, part_rows: int = 2_000_000) -> Path:
+    """Write ``tables`` as Parquet under ``out`` atomically; big tables as part directories."""
+    out = Path(out)
+    with atomic_directory(out) as tmp:
+        for name, frame in tables.items():
+            table = to_arrow(frame)
+            if table.num_rows > part_rows:
+                (tmp / name).mkdir()
+                for i, offset in enumerate(range(0, table.num_rows, part_rows)):
+                    pq.write_table(
+                        table.slice(offset, part_rows),
+                        tmp / name / f"part-{i:04d}.parquet",
+                        compression="zstd",
+                    )
+            else:
+                pq.write_table(table, tmp / f"{name}.parquet", compression="zstd")
+    return out
+
+
+def remove(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
