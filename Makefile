@@ -36,11 +36,12 @@ $(STAMP): requirements.lock pyproject.toml
 
 setup: $(STAMP) ## Create .venv and install the pinned dependencies (quick when done)
 
-demo: setup ## Run the main job end to end on the committed synthetic city
-	$(MAKE) --no-print-directory validate DATA=$(DATA) OUT=outputs/demo/validate
-	@echo "demo: validation done; simulate/profiles/train/score join the demo as they land"
+demo: setup ## Run the main job end to end: simulate a city, validate it (more as issues land)
+	$(FRAUDML) simulate out=outputs/demo/data
+	$(FRAUDML) validate data.path=outputs/demo/data out=outputs/demo/validate
+	@echo "demo: simulate and validate done (outputs/demo); profiles, train, score and report join as they land"
 
-data: setup ## Generate a synthetic dataset (OUT=dir)
+data: setup ## Generate a synthetic city (OUT=dir; ARGS="simulate=city" for 50,000 people)
 	$(FRAUDML) simulate $(out_arg) $(ARGS)
 
 validate: setup ## Validate DATA, quarantine bad rows under OUT/quarantine, reconcile counts

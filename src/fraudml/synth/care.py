@@ -264,7 +264,8 @@ def simulate_care(ledger: Ledger, years: float) -> None:
         )
 
     # --- dialysis: three sessions a week at the home hospital's dialysis unit
-    dial = np.flatnonzero(w.condition("N18.5"))
+    # (special conditions are paid as outpatient_chronic only once registered)
+    dial = np.flatnonzero(w.registered[:, _cond_index("N18.5")])
     if dial.size:
         days = np.arange(w.start, w.end, dtype="datetime64[D]")
         weekday = (days.astype(int) + 3) % 7
@@ -288,7 +289,7 @@ def simulate_care(ledger: Ledger, years: float) -> None:
         add_slot_items(ledger, refs, DIALYSIS)
 
     # --- cancer: monthly targeted drug (tertiary hospital or specialist pharmacy)
-    cancer = np.flatnonzero(w.condition("C34"))
+    cancer = np.flatnonzero(w.registered[:, _cond_index("C34")])
     if cancer.size:
         k = rng.poisson(11 * years, cancer.size)
         pat = np.repeat(cancer, k)

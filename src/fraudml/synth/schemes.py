@@ -380,7 +380,19 @@ def plant_over_treatment(ctx: Context, cfg: SchemeConfig) -> None:
     ledger = ctx.ledger
     docs = w.doctors
     at_hospital = w.providers.provider_type.to_numpy()[docs.provider_pos] == "hospital"
-    cands = np.flatnonzero((docs.role == "doctor").to_numpy() & at_hospital)
+    clinical = docs.department.isin(
+        [
+            "internal",
+            "cardiology",
+            "orthopedics",
+            "general",
+            "gynecology",
+            "urology",
+            "pediatrics",
+            "surgery",
+        ]
+    )
+    cands = np.flatnonzero(clinical.to_numpy() & at_hospital)
     for d in ctx.pick(cands, cfg.prevalence / 2):
         start = ctx.start(cfg)
         decided = ctx.decided(start)
@@ -415,12 +427,8 @@ def plant_item_substitution(ctx: Context, cfg: SchemeConfig) -> None:
     """串换: a cheap service delivered, a dearer one billed (code of another category)."""
     w, rng, name = ctx.world, ctx.rng, "item_substitution"
     ledger = ctx.ledger
-    swaps = [
-        ("TR006", "TR004", "treatment"),
-        ("MT005", "MT006", "material"),
-        ("TR005", "TR004", "treatment"),
-        ("HB001", "HB003", "herbal"),
-    ]
+    # (delivered, billed): the billed code belongs to another, dearer category
+    swaps = [("MT005", "TR004"), ("HB001", "ZC004"), ("TR006", "EX009"), ("LB002", "EX002")]
     for prov in ctx.pick(w.providers_of("hospital"), cfg.prevalence):
         start = ctx.start(cfg)
         decided = ctx.decided(start)
