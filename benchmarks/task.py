@@ -21,6 +21,12 @@ def main() -> None:
         from benchmarks.validate_bench import run_pandas
 
         result = run_pandas(Path(args[0]))
+    elif func == "simulate":
+        from fraudml.synth import SimulationConfig, simulate, write_dataset
+
+        tables = simulate(SimulationConfig(n_patients=int(args[1])))
+        write_dataset(tables, Path(args[0]))
+        result = {"claims": len(tables["claims"]), "claim_items": len(tables["claim_items"])}
     else:
         raise SystemExit(f"unknown task {func}")
     print(json.dumps(result))

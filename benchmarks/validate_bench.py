@@ -18,9 +18,11 @@ from fraudml.contract import TABLES_BY_NAME
 
 
 def run_fraudml(root: Path) -> dict[str, int]:
-    with tempfile.TemporaryDirectory(dir=root.parent) as out:
-        with load_dataset(root, out=Path(out)) as ds:
-            return {t.table: t.quarantined for t in ds.reconciliation.tables}
+    with (
+        tempfile.TemporaryDirectory(dir=root.parent) as out,
+        load_dataset(root, out=Path(out)) as ds,
+    ):
+        return {t.table: t.quarantined for t in ds.reconciliation.tables}
 
 
 def _read(root: Path, name: str) -> pd.DataFrame:

@@ -255,20 +255,27 @@ class Ledger:
             .reset_index(drop=True)
         )
 
+        # fee lines in claim order, then by time: integer sorts, not string sorts
+        rank_of_ref = np.empty(self._n_claims, dtype=np.int64)
+        rank_of_ref[c["ref"][order]] = np.arange(order.size)
+        rank = rank_of_ref[it["claim"]]
+        line_order = np.lexsort((it["item_time"], rank))
+        rank = rank[line_order]
+        first = np.searchsorted(rank, rank, side="left")
+        line_no = np.arange(rank.size) - first + 1
         items = pd.DataFrame(
             {
-                "claim_id": id_of_ref[it["claim"]],
-                "item_code": it["item_code"],
-                "item_category": it["category"],
-                "quantity": it["quantity"],
-                "unit_price": it["unit_price"],
-                "amount": amount,
-                "item_time": it["item_time"],
-                "trace_code": it["trace_code"],
+                "claim_id": id_of_ref[it["claim"][line_order]],
+                "line_no": line_no,
+                "item_code": it["item_code"][line_order],
+                "item_category": it["category"][line_order],
+                "quantity": it["quantity"][line_order],
+                "unit_price": it["unit_price"][line_order],
+                "amount": amount[line_order],
+                "item_time": it["item_time"][line_order],
+                "trace_code": it["trace_code"][line_order],
             }
         )
-        items = items.sort_values(["claim_id", "item_time"], kind="stable").reset_index(drop=True)
-        items.insert(1, "line_no", items.groupby("claim_id").cumcount().to_numpy() + 1)
         schemes = {str(id_of_ref[r]): s for r, s in self.claim_scheme.items()}
         return claims, items, schemes
 

@@ -199,7 +199,10 @@ def plant_account_cashing(ctx: Context, cfg: SchemeConfig) -> None:
     for prov in ctx.pick(pharmacies, cfg.prevalence):
         start = ctx.start(cfg)
         decided = ctx.decided(start)
-        people = ctx.pick(employees, 0.004, at_least=5)
+        # a fixed circle of customers per pharmacy: the scheme scales with pharmacies only
+        people = np.sort(
+            rng.choice(employees, min(int(rng.integers(5, 16)), employees.size), replace=False)
+        )
         k = rng.poisson(8 * _intensity(cfg) * _months(ctx, start), people.size)
         pat = np.repeat(people, k)
         refs = ctx.ledger.add_claims(
@@ -232,7 +235,9 @@ def plant_drug_reselling(ctx: Context, cfg: SchemeConfig) -> None:
     for reseller in resellers:
         start = ctx.start(cfg)
         decided = ctx.decided(start)
-        hoarders = ctx.pick(candidates, 0.002, at_least=3)
+        hoarders = np.sort(
+            rng.choice(candidates, min(int(rng.integers(3, 9)), candidates.size), replace=False)
+        )
         k = rng.poisson(6 * _intensity(cfg) * _months(ctx, start), hoarders.size)
         pat = np.repeat(hoarders, k)
         prov = rng.choice(np.concatenate([hospitals, pharmacies]), pat.size)
