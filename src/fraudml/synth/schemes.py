@@ -21,7 +21,7 @@ from fraudml.synth.care import (
     add_slot_items,
     sample_times,
 )
-from fraudml.synth.ledger import Ledger
+from fraudml.synth.ledger import ClaimRefs, Ledger
 from fraudml.synth.world import World
 
 
@@ -87,6 +87,36 @@ class Context:
     def days(self, start: np.datetime64, n: int) -> np.ndarray:
         span = int((self.world.end - start).astype(int))
         return start + self.rng.integers(0, max(span, 1), n).astype("timedelta64[D]")
+
+    def outpatient_visits(
+        self,
+        prov: int,
+        cfg: SchemeConfig,
+        per_month: float,
+        department: str,
+        diagnosis: str,
+        scheme: str,
+        patients: np.ndarray | None = None,
+    ) -> tuple[ClaimRefs, np.datetime64]:
+        """Outpatient visits billed by a complicit ``prov`` from the scheme's start on."""
+        rng, w = self.rng, self.world
+        start = self.start(cfg)
+        decided = self.decided(start)
+        n = max(5, rng.poisson(per_month * _intensity(cfg) * _months(self, start)))
+        pool = np.arange(len(w.patients)) if patients is None else patients
+        pat = rng.choice(pool, n)
+        when = sample_times(w, rng, n, "outpatient", self.days(start, n))
+        refs = self.ledger.add_claims(
+            pat,
+            np.full(n, prov),
+            "outpatient",
+            department,
+            when,
+            diagnosis,
+            scheme=scheme,
+            decided=decided,
+        )
+        return refs, decided
 
     def provider_id(self, pos):
         return self.world.providers["provider_id"].to_numpy()[pos]
@@ -435,20 +465,8 @@ def plant_item_substitution(ctx: Context, cfg: SchemeConfig) -> None:
     # (delivered, billed): the billed code belongs to another, dearer category
     swaps = [("MT005", "TR004"), ("HB001", "ZC004"), ("TR006", "EX009"), ("LB002", "EX002")]
     for prov in ctx.pick(w.providers_of("hospital"), cfg.prevalence):
-        start = ctx.start(cfg)
-        decided = ctx.decided(start)
-        n = max(5, rng.poisson(20 * _intensity(cfg) * _months(ctx, start)))
-        pat = rng.choice(len(w.patients), n)
-        refs = ledger.add_claims(
-            pat,
-            np.full(n, prov),
-            "outpatient",
-            "rehabilitation",
-            sample_times(w, rng, n, "outpatient", ctx.days(start, n)),
-            "M54.5",
-            scheme=name,
-            decided=decided,
-        )
+        refs, decided = ctx.outpatient_visits(prov, cfg, 20, "rehabilitation", "M54.5", name)
+        n = refs.ref.size
         add_slot_items(ledger, refs, (Slot(("RG001",)), Slot(("CN001",))))
         pick = rng.integers(0, len(swaps), n)
         delivered = np.array([swaps[i][0] for i in pick], dtype=object)
@@ -472,31 +490,17 @@ def plant_catalog_breach(ctx: Context, cfg: SchemeConfig) -> None:
     """Catalog restrictions broken: gender, age, inpatient-only, grade, cap, daily quantity."""
     w, rng, name = ctx.world, ctx.rng, "catalog_breach"
     ledger = ctx.ledger
-    gender = w.patients.gender.to_numpy()
-    age = w.age
+    men = np.flatnonzero((w.patients.gender.to_numpy() == "M") & (w.age >= 30))
     for prov in ctx.pick(
         np.concatenate(
             [w.providers_of("hospital", 1), w.providers_of("clinic"), w.providers_of("hospital", 2)]
         ),
         cfg.prevalence,
     ):
-        start = ctx.start(cfg)
-        decided = ctx.decided(start)
-        n = max(6, rng.poisson(10 * _intensity(cfg) * _months(ctx, start)))
+        # adult men: every restriction below is broken for them
+        refs, decided = ctx.outpatient_visits(prov, cfg, 10, "general", "R69", name, men)
+        n = refs.ref.size
         kind = np.arange(n) % 6
-        men = np.flatnonzero(gender == "M")
-        adults = np.flatnonzero(age >= 30)
-        pat = np.where(kind == 0, rng.choice(men, n), rng.choice(adults, n))
-        refs = ledger.add_claims(
-            pat,
-            np.full(n, prov),
-            "outpatient",
-            "general",
-            sample_times(w, rng, n, "outpatient", ctx.days(start, n)),
-            "R69",
-            scheme=name,
-            decided=decided,
-        )
         add_slot_items(ledger, refs, (Slot(("CN001",)),))
         code = np.select(
             [kind == 0, kind == 1, kind == 2, kind == 3, kind == 4],
@@ -558,22 +562,10 @@ def plant_duplicate_billing(ctx: Context, cfg: SchemeConfig) -> None:
     w, rng, name = ctx.world, ctx.rng, "duplicate_billing"
     ledger = ctx.ledger
     for prov in ctx.pick(w.providers_of("hospital"), cfg.prevalence):
-        start = ctx.start(cfg)
-        decided = ctx.decided(start)
-        n = max(5, rng.poisson(15 * _intensity(cfg) * _months(ctx, start)))
-        pat = rng.choice(len(w.patients), n)
-        refs = ledger.add_claims(
-            pat,
-            np.full(n, prov),
-            "outpatient",
-            "internal",
-            sample_times(w, rng, n, "outpatient", ctx.days(start, n)),
-            "J20.9",
-            scheme=name,
-            decided=decided,
-        )
+        refs, decided = ctx.outpatient_visits(prov, cfg, 15, "internal", "J20.9", name)
         add_slot_items(ledger, refs, (Slot(("CN001",)),))
-        code = rng.choice(np.array(["EX002", "EX004", "LB003", "EX010"], dtype=object), n)
+        exams = np.array(["EX002", "EX004", "LB003", "EX010"], dtype=object)
+        code = rng.choice(exams, refs.ref.size)
         t = refs.admit + np.timedelta64(1200, "s")
         for _ in range(2):  # the same exam, same time, two lines
             ledger.add_items(refs.ref, code, 1.0, t, provider=refs.provider)

@@ -22,24 +22,7 @@ CONDITIONS: dict[str, tuple[float, float]] = {
 
 #: Departments of a hospital by level (level 3 has all clinical departments).
 _HOSPITAL_DEPTS = {
-    3: (
-        "internal",
-        "cardiology",
-        "orthopedics",
-        "hemodialysis",
-        "rehabilitation",
-        "imaging",
-        "laboratory",
-        "oncology",
-        "anesthesia",
-        "icu",
-        "surgery",
-        "pediatrics",
-        "gynecology",
-        "urology",
-        "tcm",
-        "general",
-    ),
+    3: tuple(d for d in DEPARTMENTS if d != "pharmacy"),
     2: (
         "internal",
         "cardiology",
