@@ -36,10 +36,11 @@ $(STAMP): requirements.lock pyproject.toml
 
 setup: $(STAMP) ## Create .venv and install the pinned dependencies (quick when done)
 
-demo: setup ## Run the main job end to end: simulate a city, validate it (more as issues land)
+demo: setup ## Run the main job end to end: simulate, validate, profile (more as issues land)
 	$(FRAUDML) simulate out=outputs/demo/data
 	$(FRAUDML) validate data.path=outputs/demo/data out=outputs/demo/validate
-	@echo "demo: simulate and validate done (outputs/demo); profiles, train, score and report join as they land"
+	$(FRAUDML) profiles data.path=outputs/demo/data out=outputs/demo/profiles
+	@echo "demo: simulate, validate and profiles done (outputs/demo); train, score and report join as they land"
 
 data: setup ## Generate a synthetic city (OUT=dir; ARGS="simulate=city" for 50,000 people)
 	$(FRAUDML) simulate $(out_arg) $(ARGS)

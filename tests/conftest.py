@@ -144,3 +144,9 @@ def make_dataset(tmp_path: Path) -> Callable[..., Path]:
         return write_csv_dataset(tmp_path / f"ds{counter['n']}", tables, encoding)
 
     return _make
+
+
+@pytest.fixture(scope="session")
+def city_root() -> Path:
+    """The committed small synthetic city."""
+    return Path(__file__).resolve().parents[1] / "data" / "synthetic" / "small"

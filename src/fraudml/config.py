@@ -30,6 +30,14 @@ class EngineConfig:
 
 
 @dataclass
+class PeriodConfig:
+    """``[start, end)`` on admit_time, ISO dates; ``None`` leaves a side open."""
+
+    start: str | None = None
+    end: str | None = None
+
+
+@dataclass
 class SimulateConfig(SimulationConfig):
     """A synthetic city and the name of its folder."""
 
@@ -42,3 +50,4 @@ def register() -> None:
     cs.store(group="data", name="data_schema", node=DataConfig)
     cs.store(group="engine", name="engine_schema", node=EngineConfig)
     cs.store(group="simulate", name="simulation_schema", node=SimulateConfig)
+    cs.store(group="period", name="period_schema", node=PeriodConfig)

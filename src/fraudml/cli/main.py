@@ -31,9 +31,7 @@ COMMANDS: dict[str, Command] = {
     "simulate": Command(
         "write a synthetic city with planted fraud schemes", "fraudml.cli.simulate:run"
     ),
-    "profiles": Command(
-        "build patient, provider and doctor profiles", None, "issue #4 (behavioural profiles)"
-    ),
+    "profiles": Command("build patient, provider and doctor profiles", "fraudml.cli.profiles:run"),
     "train": Command("train, evaluate and register models", None, "issue #6 (models)"),
     "score": Command("score a period into explained leads", None, "issue #7 (scoring)"),
 }

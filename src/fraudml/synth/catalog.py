@@ -200,6 +200,9 @@ def synthetic_catalog() -> pd.DataFrame:
     """The catalog as a contract ``catalog`` table plus ``ref_price`` and ``tag`` columns."""
     rows = []
     for code, name, category, price, r in _ITEMS:
+        if category in DRUG_CATEGORIES and "max_daily" in r:
+            # drug limits count packs (one coded line per pack): a month's supply is legal
+            r = {**r, "max_daily": 2 if r.get("tag") == "oncology" else 8}
         rows.append(
             {
                 "item_code": code,

@@ -1,0 +1,48 @@
+"""docs/features.md, generated from the registry: ``python -m fraudml.features.docs``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from fraudml.features.build import PEER_GROUPS
+from fraudml.features.registry import FEATURE_SET_VERSION, FEATURES
+
+HEADER = """# Profile features / 画像特征
+
+Generated from `src/fraudml/features/registry.py` by `python -m fraudml.features.docs`
+(feature set version {version}); a test fails when this file is out of date.
+
+A profile holds one row per entity seen in the window `[FROM, UNTIL)` on `admit_time`.
+Only claims admitted in the window are used; the one look-back is for trace codes, where a
+fee line counts as repeated when its code was settled on an earlier line of any claim
+admitted before `UNTIL`. Features marked *peer* also get `<name>__peer_median` (the median
+of the peer group) and `<name>__peer_z`, a robust z-score against it
+(`src/fraudml/features/peers.py`). Features that need a table the dataset lacks are not
+computed and are listed in `profiles.json` (never zero-filled).
+"""
+
+
+def render() -> str:
+    parts = [HEADER.format(version=FEATURE_SET_VERSION)]
+    for entity in ("patient", "provider", "doctor"):
+        groups = " × ".join(PEER_GROUPS[entity])
+        parts.append(f"\n## {entity} (peers: {groups})\n")
+        parts.append("| feature | 中文 | English | unit | family | peer | needs |")
+        parts.append("|---|---|---|---|---|---|---|")
+        for f in FEATURES:
+            if f.entity == entity:
+                parts.append(
+                    f"| `{f.name}` | {f.zh} | {f.en} | {f.unit} | {f.family} | "
+                    f"{'yes' if f.peer else ''} | {', '.join(f.needs)} |"
+                )
+    return "\n".join(parts) + "\n"
+
+
+def main() -> None:
+    target = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("docs/features.md")
+    target.write_text(render(), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

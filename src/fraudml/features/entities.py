@@ -1,0 +1,303 @@
+"""Per-entity profiles as Ibis expressions: patient, provider, doctor.
+
+Each builder returns one row per entity seen in the window, with the columns named in
+:mod:`fraudml.features.registry` plus a few context columns (peer-group attributes).
+Aggregates of different grains are computed separately and joined on the entity key.
+"""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.types as ir
+
+from fraudml.features.inputs import EXPENSIVE_PACK, Inputs
+
+CONTEXT = {
+    "patient": ("age_band", "gender", "insurance_type"),
+    "provider": ("provider_type", "level"),
+    "doctor": ("department", "provider_id"),
+}
+KEYS = {"patient": "patient_id", "provider": "provider_id", "doctor": "doctor_id"}
+
+
+def _n(cond: ir.BooleanValue) -> ir.IntegerScalar:
+    """How many rows meet ``cond``."""
+    return cond.ifelse(1, 0).sum()
+
+
+def _share(part: ir.NumericValue, whole: ir.NumericValue) -> ir.FloatingValue:
+    return (part / whole.nullif(0)).fill_null(0.0)
+
+
+def attach(base: ir.Table, other: ir.Table, key: str, fill: float | None = 0) -> ir.Table:
+    """Left-join ``other``'s columns onto ``base`` by ``key``; missing counts become ``fill``."""
+    joined = base.left_join(other, key)
+    joined = joined.drop(*[c for c in joined.columns if c.endswith("_right")])
+    if fill is None:
+        return joined
+    return joined.mutate(**{c: joined[c].fill_null(fill) for c in other.columns if c != key})
+
+
+def _stays(c: ir.Table) -> ir.Table:
+    """Inpatient stays with the previous discharge at the same provider (readmission)."""
+    stays = c.filter(c.visit_type == "inpatient")
+    prev = stays.discharge_time.lag().over(
+        ibis.window(group_by=[stays.patient_id, stays.provider_id], order_by=stays.admit_time)
+    )
+    gap_days = stays.admit_time.delta(prev, unit="second") / 86400.0
+    return stays.mutate(readmit=(gap_days <= 15).fill_null(False))
+
+
+def patient_profile(x: Inputs) -> ir.Table:
+    c = x.claims
+    base = c.group_by("patient_id").agg(
+        gender=c.gender.arbitrary(),
+        insurance_type=c.insurance_type.arbitrary(),
+        age_band=c.age_band.max(),
+        n_claims=c.count(),
+        n_outpatient=_n(c.visit_type == "outpatient"),
+        n_emergency=_n(c.visit_type == "emergency"),
+        n_outpatient_chronic=_n(c.visit_type == "outpatient_chronic"),
+        n_pharmacy=_n(c.visit_type == "pharmacy"),
+        n_inpatient=_n(c.visit_type == "inpatient"),
+        n_providers=c.provider_id.nunique(),
+        n_doctors=c.doctor_id.nunique(),
+        n_days=c.day.nunique(),
+        n_regions=c.provider_region.nunique(),
+        night_share=_n(c.night) / c.count(),
+        weekend_share=_n(c.weekend) / c.count(),
+        total_amount=c.total_amount.sum(),
+        fund_paid=c.fund_paid.sum(),
+        account_paid=c.account_paid.sum(),
+        cash_paid=c.cash_paid.sum(),
+    )
+    base = base.mutate(
+        fund_share=_share(base.fund_paid, base.total_amount),
+        account_share=_share(base.account_paid, base.total_amount),
+    )
+
+    per_day = c.group_by(["patient_id", "day"]).agg(k=c.provider_id.nunique())
+    multi = per_day.group_by("patient_id").agg(days_multi_provider=_n(per_day.k >= 2))
+
+    order = ibis.window(group_by=c.patient_id, order_by=c.admit_time)
+    w7 = ibis.window(
+        group_by=c.patient_id,
+        order_by=c.admit_time,
+        range=(-ibis.interval(seconds=7 * 86400 - 1), ibis.interval(seconds=0)),
+    )
+    w30 = ibis.window(
+        group_by=c.patient_id,
+        order_by=c.admit_time,
+        range=(-ibis.interval(seconds=30 * 86400 - 1), ibis.interval(seconds=0)),
+    )
+    seq = c.mutate(
+        in7=c.count().over(w7),
+        in30=c.count().over(w30),
+        prev_region=c.provider_region.lag().over(order),
+        prev_time=c.admit_time.lag().over(order),
+    )
+    switch = (seq.provider_region != seq.prev_region) & (
+        seq.admit_time.delta(seq.prev_time, unit="second") <= 3600
+    )
+    bursts = seq.group_by("patient_id").agg(
+        max_claims_7d=seq.in7.max(),
+        max_claims_30d=seq.in30.max(),
+        region_switch_1h=_n(switch.fill_null(False)),
+    )
+
+    stays = _stays(c)
+    inpatient = stays.group_by("patient_id").agg(
+        mean_los=stays.los.mean(), readmit_15d=_n(stays.readmit)
+    )
+    a = stays.select("patient_id", "claim_id", "admit_time", "discharge_time")
+    b = a.view()
+    overlap = a.inner_join(
+        b,
+        [
+            a.patient_id == b.patient_id,
+            a.claim_id != b.claim_id,
+            a.admit_time < b.discharge_time,
+            b.admit_time < a.discharge_time,
+        ],
+    ).select(patient_id=a.patient_id, claim_id=a.claim_id)
+    overlap = overlap.group_by("patient_id").agg(overlapping_stays=overlap.claim_id.nunique())
+    visits = c.filter(c.visit_type.isin(["outpatient", "pharmacy", "emergency"])).select(
+        "patient_id", visit_time="admit_time", visit_id="claim_id"
+    )
+    during = a.inner_join(
+        visits,
+        [
+            a.patient_id == visits.patient_id,
+            visits.visit_time > a.admit_time,
+            visits.visit_time < a.discharge_time,
+        ],
+    ).select(patient_id=a.patient_id, visit_id=visits.visit_id)
+    during = during.group_by("patient_id").agg(claims_during_stay=during.visit_id.nunique())
+
+    prof = base
+    for other in (multi, bursts, inpatient, overlap, during):
+        prof = attach(prof, other, "patient_id")
+
+    if x.registrations is not None:
+        prof = attach(prof, _chronic_unregistered(c, x.registrations), "patient_id")
+    if x.items is not None:
+        prof = attach(prof, _patient_items(x), "patient_id")
+    return prof
+
+
+def _chronic_unregistered(c: ir.Table, regs: ir.Table) -> ir.Table:
+    chronic = c.filter(c.visit_type == "outpatient_chronic").select(
+        "patient_id", "claim_id", "diagnosis_code", "day"
+    )
+    valid = (
+        chronic.inner_join(
+            regs,
+            [
+                chronic.patient_id == regs.patient_id,
+                chronic.diagnosis_code.fill_null("").startswith(regs.disease_code.substr(0, 3)),
+                regs.valid_from <= chronic.day,
+                regs.valid_to.isnull() | (regs.valid_to >= chronic.day),
+            ],
+        )
+        .select(claim_id=chronic.claim_id)
+        .distinct()
+    )
+    missing = chronic.anti_join(valid, "claim_id")
+    return missing.group_by("patient_id").agg(chronic_unregistered=missing.count())
+
+
+def _patient_items(x: Inputs) -> ir.Table:
+    it = x.items
+    drug = it.filter(it.is_drug)
+    agg = it.group_by("patient_id").agg(
+        drug_amount=it.is_drug.ifelse(it.amount, 0).sum(),
+        expensive_drug=(it.is_drug & (it.unit_price >= EXPENSIVE_PACK)).ifelse(it.amount, 0).sum(),
+        drug_packs=it.is_drug.ifelse(it.quantity, 0).sum(),
+        repeated_trace_lines=_n(it.repeated_trace),
+        restricted_item_hits=_n(it.breach),
+        fees_outside_stay=_n(
+            (it.visit_type == "inpatient")
+            & (
+                (it.when.date() < it.admit_time.date())
+                | (it.when.date() > it.discharge_time.date())
+            )
+        ),
+    )
+    agg = agg.mutate(
+        expensive_drug_share=_share(agg.expensive_drug, agg.drug_amount),
+        drug_packs_per_30d=agg.drug_packs * 30.0 / x.days,
+    ).drop("expensive_drug", "drug_packs")
+    providers = drug.group_by("patient_id").agg(drug_providers=drug.provider_id.nunique())
+    return attach(agg, providers, "patient_id")
+
+
+def provider_profile(x: Inputs) -> ir.Table:
+    c = x.claims
+    outpatient = c.visit_type != "inpatient"
+    base = c.group_by("provider_id").agg(
+        provider_type=c.provider_type.arbitrary(),
+        level=c.level.arbitrary(),
+        n_claims=c.count(),
+        n_patients=c.patient_id.nunique(),
+        total_amount=c.total_amount.sum(),
+        fund_paid=c.fund_paid.sum(),
+        cost_per_outpatient=outpatient.ifelse(c.total_amount, ibis.null("float64")).mean(),
+        cost_per_admission=(~outpatient).ifelse(c.total_amount, ibis.null("float64")).mean(),
+        admission_rate=_n(~outpatient) / c.count(),
+        elderly_share=_n(c.age >= 60) / c.count(),
+        out_of_region_share=_n(c.out_of_region) / c.count(),
+        round_amount_share=_n((c.total_amount % 10).abs() < 0.005) / c.count(),
+        night_share=_n(c.night) / c.count(),
+    )
+    base = base.mutate(
+        claims_per_patient=base.n_claims / base.n_patients,
+        cost_per_outpatient=base.cost_per_outpatient.fill_null(0.0),
+        cost_per_admission=base.cost_per_admission.fill_null(0.0),
+    )
+    stays = _stays(c)
+    inpatient = stays.group_by("provider_id").agg(
+        mean_los=stays.los.mean(),
+        p90_los=stays.los.quantile(0.9),
+        readmit_rate=_n(stays.readmit) / stays.count(),
+    )
+    hours = c.group_by(["provider_id", c.admit_time.truncate("h").name("h")]).agg(k=c.count())
+    burst = hours.group_by("provider_id").agg(max_claims_hour=hours.k.max())
+
+    per_patient = c.group_by("patient_id").agg(k=c.provider_id.nunique())
+    pairs = c.select("provider_id", "patient_id").distinct().inner_join(per_patient, "patient_id")
+    shared = pairs.group_by("provider_id").agg(shared_patient_providers=(pairs.k - 1).mean())
+
+    prof = base
+    for other in (inpatient, burst, shared, _covisits(c)):
+        prof = attach(prof, other, "provider_id")
+    if x.items is not None:
+        it = x.items
+        items = it.group_by("provider_id").agg(
+            _fees=it.amount.sum(),
+            _drug=it.is_drug.ifelse(it.amount, 0).sum(),
+            _exam_lab=it.is_exam_lab.ifelse(it.amount, 0).sum(),
+            _material=(it.item_category == "material").ifelse(it.amount, 0).sum(),
+            _treatment=(it.item_category == "treatment").ifelse(it.amount, 0).sum(),
+            price_to_cap=it.price_to_cap.mean(),
+            over_cap_lines=_n(it.over_cap),
+            restricted_item_hits=_n(it.breach),
+            repeated_trace_lines=_n(it.repeated_trace),
+        )
+        items = items.mutate(
+            drug_share=_share(items._drug, items._fees),
+            exam_lab_share=_share(items._exam_lab, items._fees),
+            material_share=_share(items._material, items._fees),
+            treatment_share=_share(items._treatment, items._fees),
+            price_to_cap=items.price_to_cap.fill_null(0.0),
+        ).drop("_fees", "_drug", "_exam_lab", "_material", "_treatment")
+        prof = attach(prof, items, "provider_id")
+    return prof
+
+
+def _covisits(c: ir.Table) -> ir.Table:
+    """Patient pairs at the same provider in the same half hour, on two or more days."""
+    v = (
+        c.filter(c.visit_type != "inpatient")
+        .select("provider_id", "patient_id", "day", slot=c.admit_time.bucket(minutes=30))
+        .distinct()
+    )
+    w = v.view()
+    pairs = v.inner_join(
+        w,
+        [v.provider_id == w.provider_id, v.slot == w.slot, v.patient_id < w.patient_id],
+    ).select(provider_id=v.provider_id, a=v.patient_id, b=w.patient_id, day=v.day)
+    repeated = pairs.group_by(["provider_id", "a", "b"]).agg(days=pairs.day.nunique())
+    repeated = repeated.filter(repeated.days >= 2)
+    return repeated.group_by("provider_id").agg(covisit_pairs=repeated.count())
+
+
+def doctor_profile(x: Inputs) -> ir.Table:
+    c = x.claims.filter(x.claims.doctor_id.notnull())
+    base = c.group_by("doctor_id").agg(
+        department=c.department.mode(),
+        provider_id=c.provider_id.mode(),
+        n_claims=c.count(),
+        n_patients=c.patient_id.nunique(),
+        cost_per_visit=c.total_amount.mean(),
+    )
+    per_day = c.group_by(["doctor_id", "day"]).agg(k=c.patient_id.nunique())
+    daily = per_day.group_by("doctor_id").agg(patients_per_day=per_day.k.mean())
+    prof = attach(base, daily, "doctor_id")
+    if x.items is not None:
+        it = x.items.filter(x.items.doctor_id.notnull())
+        items = it.group_by("doctor_id").agg(
+            _lines=_n(it.is_exam_lab),
+            _visits=it.claim_id.nunique(),
+            _fees=it.amount.sum(),
+            _drug=it.is_drug.ifelse(it.amount, 0).sum(),
+            restricted_item_hits=_n(it.breach),
+        )
+        items = items.mutate(
+            exam_lab_per_visit=items._lines / items._visits,
+            drug_share=_share(items._drug, items._fees),
+        ).drop("_lines", "_visits", "_fees", "_drug")
+        prof = attach(prof, items, "doctor_id")
+    return prof
+
+
+BUILDERS = {"patient": patient_profile, "provider": provider_profile, "doctor": doctor_profile}

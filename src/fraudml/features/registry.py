@@ -1,0 +1,470 @@
+"""The feature registry: every profile column's meaning, in Chinese and English.
+
+Explanations and reports read feature text from here, never from hard-coded strings. A
+test checks that every column the pipelines compute has an entry, and every entry a
+column.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import pandas as pd
+
+Entity = Literal["patient", "provider", "doctor"]
+
+#: Bump when a feature's definition changes: models record it and refuse a mismatch.
+FEATURE_SET_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str
+    entity: Entity
+    family: str
+    zh: str
+    en: str
+    unit: str
+    #: "high": a high value is the suspicious direction; "low" the reverse; "both".
+    direction: str = "high"
+    #: optional tables the feature needs; without them it is dropped, and listed
+    needs: tuple[str, ...] = ()
+    #: also compared with peers (robust z-score and peer median columns)
+    peer: bool = False
+
+
+_F = Feature
+ITEMS = ("claim_items",)
+
+FEATURES: tuple[Feature, ...] = (
+    # ---------------------------------------------------------------- patient: use
+    _F("n_claims", "patient", "use", "结算次数", "settlements", "次", peer=True),
+    _F("n_outpatient", "patient", "use", "普通门诊次数", "outpatient visits", "次", peer=True),
+    _F("n_emergency", "patient", "use", "急诊次数", "emergency visits", "次"),
+    _F(
+        "n_outpatient_chronic",
+        "patient",
+        "use",
+        "门诊慢特病结算次数",
+        "chronic-disease outpatient settlements",
+        "次",
+    ),
+    _F("n_pharmacy", "patient", "use", "定点药店购药次数", "pharmacy purchases", "次", peer=True),
+    _F("n_inpatient", "patient", "inpatient", "住院次数", "admissions", "次", peer=True),
+    _F("n_providers", "patient", "use", "就诊机构数", "distinct providers", "家", peer=True),
+    _F("n_doctors", "patient", "use", "就诊医师数", "distinct doctors", "人"),
+    _F("n_days", "patient", "use", "就诊天数", "days with claims", "天"),
+    _F(
+        "days_multi_provider",
+        "patient",
+        "use",
+        "同日多机构就诊天数",
+        "days with claims at two or more providers",
+        "天",
+        peer=True,
+    ),
+    _F("n_regions", "patient", "use", "就诊地区数", "distinct provider regions", "个"),
+    _F(
+        "region_switch_1h",
+        "patient",
+        "use",
+        "1小时内异地就诊次数",
+        "claims in another region within an hour of the previous one",
+        "次",
+    ),
+    _F(
+        "night_share",
+        "patient",
+        "use",
+        "夜间就诊占比",
+        "share of claims at night (21:00-07:00)",
+        "比例",
+    ),
+    _F("weekend_share", "patient", "use", "周末就诊占比", "share of claims on weekends", "比例"),
+    _F(
+        "max_claims_7d",
+        "patient",
+        "use",
+        "任意7天最多结算次数",
+        "most claims in any 7 days",
+        "次",
+        peer=True,
+    ),
+    _F(
+        "max_claims_30d",
+        "patient",
+        "use",
+        "任意30天最多结算次数",
+        "most claims in any 30 days",
+        "次",
+    ),
+    _F("total_amount", "patient", "money", "医疗总费用", "total medical fees", "元", peer=True),
+    _F("fund_paid", "patient", "money", "统筹基金支付", "paid by the pooled fund", "元", peer=True),
+    _F(
+        "account_paid",
+        "patient",
+        "money",
+        "个人账户支付",
+        "paid from the personal account",
+        "元",
+        peer=True,
+    ),
+    _F("cash_paid", "patient", "money", "个人现金支付", "paid in cash", "元", "low"),
+    _F("fund_share", "patient", "money", "统筹支付占比", "pooled-fund share of fees", "比例"),
+    _F(
+        "account_share",
+        "patient",
+        "money",
+        "个人账户支付占比",
+        "personal-account share of fees",
+        "比例",
+    ),
+    _F("drug_amount", "patient", "drugs", "药品费用", "drug fees", "元", needs=ITEMS, peer=True),
+    _F(
+        "expensive_drug_share",
+        "patient",
+        "drugs",
+        "高值药品费用占比",
+        "share of drug fees on packs of 500 yuan or more",
+        "比例",
+        needs=ITEMS,
+    ),
+    _F(
+        "drug_packs_per_30d",
+        "patient",
+        "drugs",
+        "每30天购药包数",
+        "drug packs bought per 30 days of the window",
+        "包",
+        needs=ITEMS,
+        peer=True,
+    ),
+    _F(
+        "drug_providers",
+        "patient",
+        "drugs",
+        "购药机构数",
+        "providers selling drugs to the patient",
+        "家",
+        needs=ITEMS,
+    ),
+    _F(
+        "repeated_trace_lines",
+        "patient",
+        "drugs",
+        "追溯码重复结算行数",
+        "fee lines whose trace code was settled before",
+        "行",
+        needs=ITEMS,
+    ),
+    _F(
+        "restricted_item_hits",
+        "patient",
+        "catalog",
+        "违反目录限定行数",
+        "fee lines breaking a catalog restriction",
+        "行",
+        needs=ITEMS,
+    ),
+    # ---------------------------------------------------------------- patient: inpatient
+    _F("mean_los", "patient", "inpatient", "平均住院天数", "mean length of stay", "天"),
+    _F(
+        "readmit_15d",
+        "patient",
+        "inpatient",
+        "15天内同院再入院次数",
+        "readmissions within 15 days at the same provider",
+        "次",
+    ),
+    _F(
+        "overlapping_stays",
+        "patient",
+        "inpatient",
+        "住院时间重叠次数",
+        "admissions overlapping another stay",
+        "次",
+    ),
+    _F(
+        "claims_during_stay",
+        "patient",
+        "inpatient",
+        "住院期间门诊或购药次数",
+        "outpatient or pharmacy claims during own stay",
+        "次",
+    ),
+    _F(
+        "fees_outside_stay",
+        "patient",
+        "inpatient",
+        "住院期外发生的费用行数",
+        "inpatient fee lines dated outside the stay",
+        "行",
+        needs=ITEMS,
+    ),
+    _F(
+        "chronic_unregistered",
+        "patient",
+        "inpatient",
+        "无认定的门特结算次数",
+        "chronic-disease claims without a matching registration",
+        "次",
+        needs=("chronic_registrations",),
+    ),
+    # ---------------------------------------------------------------- provider
+    _F("n_claims", "provider", "volume", "结算次数", "settlements", "次", peer=True),
+    _F("n_patients", "provider", "volume", "就诊人数", "distinct patients", "人", peer=True),
+    _F(
+        "claims_per_patient",
+        "provider",
+        "volume",
+        "人次人头比",
+        "claims per patient",
+        "次/人",
+        peer=True,
+    ),
+    _F("total_amount", "provider", "volume", "医疗总费用", "total medical fees", "元", peer=True),
+    _F("fund_paid", "provider", "volume", "统筹基金支付", "paid by the pooled fund", "元"),
+    _F(
+        "cost_per_outpatient",
+        "provider",
+        "cost",
+        "次均门诊费用",
+        "mean fees per outpatient visit",
+        "元",
+        peer=True,
+    ),
+    _F(
+        "cost_per_admission",
+        "provider",
+        "cost",
+        "次均住院费用",
+        "mean fees per admission",
+        "元",
+        peer=True,
+    ),
+    _F(
+        "drug_share",
+        "provider",
+        "ratio",
+        "药占比",
+        "drug share of fees",
+        "比例",
+        needs=ITEMS,
+        peer=True,
+    ),
+    _F(
+        "exam_lab_share",
+        "provider",
+        "ratio",
+        "检查化验占比",
+        "exam and lab share of fees",
+        "比例",
+        needs=ITEMS,
+        peer=True,
+    ),
+    _F(
+        "material_share",
+        "provider",
+        "ratio",
+        "耗材占比",
+        "material share of fees",
+        "比例",
+        needs=ITEMS,
+        peer=True,
+    ),
+    _F(
+        "treatment_share",
+        "provider",
+        "ratio",
+        "治疗费占比",
+        "treatment share of fees",
+        "比例",
+        needs=ITEMS,
+        peer=True,
+    ),
+    _F(
+        "admission_rate",
+        "provider",
+        "inpatient",
+        "住院率",
+        "admissions per settlement",
+        "比例",
+        peer=True,
+    ),
+    _F("mean_los", "provider", "inpatient", "平均住院天数", "mean length of stay", "天", peer=True),
+    _F(
+        "p90_los", "provider", "inpatient", "住院天数90分位", "90th percentile length of stay", "天"
+    ),
+    _F(
+        "readmit_rate",
+        "provider",
+        "inpatient",
+        "15天再入院率",
+        "share of admissions readmitted within 15 days",
+        "比例",
+        peer=True,
+    ),
+    _F(
+        "elderly_share",
+        "provider",
+        "patients",
+        "老年患者占比",
+        "share of patients aged 60+",
+        "比例",
+        peer=True,
+    ),
+    _F(
+        "out_of_region_share",
+        "provider",
+        "patients",
+        "异地患者占比",
+        "share of claims by patients from another region",
+        "比例",
+        peer=True,
+    ),
+    _F(
+        "round_amount_share",
+        "provider",
+        "billing",
+        "整数金额占比",
+        "share of settlements with a whole-ten amount",
+        "比例",
+        peer=True,
+    ),
+    _F(
+        "night_share",
+        "provider",
+        "billing",
+        "夜间结算占比",
+        "share of claims at night",
+        "比例",
+        peer=True,
+    ),
+    _F(
+        "max_claims_hour",
+        "provider",
+        "billing",
+        "单小时最多结算数",
+        "most claims in one hour",
+        "次",
+    ),
+    _F(
+        "price_to_cap",
+        "provider",
+        "catalog",
+        "单价与限价之比",
+        "mean unit price over its cap",
+        "比例",
+        needs=ITEMS,
+        peer=True,
+    ),
+    _F(
+        "over_cap_lines",
+        "provider",
+        "catalog",
+        "超限价行数",
+        "fee lines priced above the cap",
+        "行",
+        needs=ITEMS,
+    ),
+    _F(
+        "restricted_item_hits",
+        "provider",
+        "catalog",
+        "违反目录限定行数",
+        "fee lines breaking a catalog restriction",
+        "行",
+        needs=ITEMS,
+        peer=True,
+    ),
+    _F(
+        "repeated_trace_lines",
+        "provider",
+        "catalog",
+        "追溯码重复结算行数",
+        "fee lines whose trace code was settled before",
+        "行",
+        needs=ITEMS,
+    ),
+    _F(
+        "shared_patient_providers",
+        "provider",
+        "network",
+        "患者人均其他就诊机构数",
+        "other providers per patient",
+        "家",
+        peer=True,
+    ),
+    _F(
+        "covisit_pairs",
+        "provider",
+        "network",
+        "结伴就诊患者对数",
+        "patient pairs seen together (same half hour) on two or more days",
+        "对",
+        peer=True,
+    ),
+    # ---------------------------------------------------------------- doctor
+    _F("n_claims", "doctor", "volume", "结算次数", "settlements billed", "次", peer=True),
+    _F("n_patients", "doctor", "volume", "就诊人数", "distinct patients", "人"),
+    _F(
+        "patients_per_day",
+        "doctor",
+        "volume",
+        "日均接诊人数",
+        "patients per working day",
+        "人",
+        peer=True,
+    ),
+    _F("cost_per_visit", "doctor", "cost", "次均费用", "mean fees per settlement", "元", peer=True),
+    _F(
+        "exam_lab_per_visit",
+        "doctor",
+        "ratio",
+        "次均检查化验项数",
+        "exam and lab lines per visit",
+        "项",
+        needs=ITEMS,
+        peer=True,
+    ),
+    _F(
+        "drug_share",
+        "doctor",
+        "ratio",
+        "药占比",
+        "drug share of fees",
+        "比例",
+        needs=ITEMS,
+        peer=True,
+    ),
+    _F(
+        "restricted_item_hits",
+        "doctor",
+        "catalog",
+        "违反目录限定行数",
+        "fee lines breaking a catalog restriction",
+        "行",
+        needs=ITEMS,
+    ),
+)
+
+
+def features(entity: Entity, tables: set[str] | None = None) -> list[Feature]:
+    """Features of ``entity`` computable from ``tables`` (all when ``None``)."""
+    return [
+        f for f in FEATURES if f.entity == entity and (tables is None or set(f.needs) <= tables)
+    ]
+
+
+def lookup(entity: Entity, name: str) -> Feature:
+    """The registry entry of a profile column (peer columns resolve to their feature)."""
+    base = name.split("__", 1)[0]
+    for f in FEATURES:
+        if f.entity == entity and f.name == base:
+            return f
+    raise KeyError(f"no feature {name!r} for {entity}")
+
+
+def as_frame() -> pd.DataFrame:
+    return pd.DataFrame([f.__dict__ for f in FEATURES])

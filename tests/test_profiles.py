@@ -1,0 +1,340 @@
+"""Profiles: exact values on hand-built datasets, as-of windows, peers, the registry."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import ibis
+import pandas as pd
+import pytest
+
+from fraudml import load_dataset
+from fraudml.features import FEATURES, Window, build_profiles
+from fraudml.features.entities import CONTEXT, KEYS
+from fraudml.features.peers import with_peers
+
+
+def claim(
+    cid,
+    patient,
+    provider,
+    visit,
+    admit,
+    discharge=None,
+    total="100",
+    fund="50",
+    account="30",
+    cash="20",
+    diagnosis="J06.9",
+    doctor="",
+):
+    return {
+        "claim_id": cid,
+        "patient_id": patient,
+        "provider_id": provider,
+        "doctor_id": doctor,
+        "visit_type": visit,
+        "department": "general",
+        "admit_time": admit,
+        "discharge_time": discharge or admit,
+        "diagnosis_code": diagnosis,
+        "total_amount": total,
+        "fund_paid": fund,
+        "account_paid": account,
+        "cash_paid": cash,
+    }
+
+
+def line(cid, no, code, category, qty, price, when="", trace=""):
+    amount = f"{float(qty) * float(price):.2f}"
+    return {
+        "claim_id": cid,
+        "line_no": str(no),
+        "item_code": code,
+        "item_category": category,
+        "quantity": str(qty),
+        "unit_price": str(price),
+        "amount": amount,
+        "item_time": when,
+        "trace_code": trace,
+    }
+
+
+def profiles(root, window=Window()):
+    ds = load_dataset(root, memory_limit="1GB", threads=1)
+    built = build_profiles(ds, window)
+    frames = {e: t.to_pandas().set_index(KEYS[e]) for e, t in built.tables.items()}
+    ds.close()
+    return frames, built.dropped
+
+
+@pytest.fixture
+def visits(make_dataset):
+    """Patient 001: four claims over a weekend, two regions, one night; patient 002: one."""
+
+    def edit(t):
+        t["claims"] += [
+            # same day as C1 (09:30 at H1, region 110101): D1 is in region 110102
+            claim(
+                "C3",
+                "001",
+                "D1",
+                "pharmacy",
+                "2024-03-01 10:10:00",
+                total="200",
+                fund="0",
+                account="200",
+                cash="0",
+            ),
+            claim(
+                "C4",
+                "001",
+                "D1",
+                "pharmacy",
+                "2024-03-01 22:30:00",
+                total="10",
+                fund="0",
+                account="0",
+                cash="10",
+            ),
+            claim(
+                "C5",
+                "001",
+                "H1",
+                "emergency",
+                "2024-03-02 03:00:00",
+                total="300",
+                fund="150",
+                account="90",
+                cash="60",
+            ),  # a Saturday, at night
+        ]
+        t["claim_items"] += [
+            line("C3", 1, "XA01", "western_drug", 1, 600, trace="T-1"),
+            line("C4", 1, "XA01", "western_drug", 1, 10, trace="T-1"),  # the same pack again
+        ]
+
+    return make_dataset(edit)
+
+
+def test_patient_use_and_money(visits):
+    p = profiles(visits)[0]["patient"].loc["001"]
+    assert p.n_claims == 4
+    assert (p.n_outpatient, p.n_pharmacy, p.n_emergency, p.n_inpatient) == (1, 2, 1, 0)
+    assert p.n_providers == 2 and p.n_days == 2 and p.n_regions == 2
+    assert p.days_multi_provider == 1  # 2024-03-01 at H1 and D1
+    assert p.region_switch_1h == 1  # H1 09:30 → D1 10:10, another region within the hour
+    assert p.night_share == pytest.approx(2 / 4)  # 22:30 and 03:00
+    assert p.weekend_share == pytest.approx(1 / 4)
+    assert p.max_claims_7d == 4 and p.max_claims_30d == 4
+    assert p.total_amount == pytest.approx(120.5 + 200 + 10 + 300)
+    assert p.account_paid == pytest.approx(30 + 200 + 0 + 90)
+    assert p.fund_share == pytest.approx((80 + 0 + 0 + 150) / 630.5)
+    assert p.age_band == "60-79" and p.gender == "M" and p.insurance_type == "employee"
+
+
+def test_patient_drugs_and_trace_codes(visits):
+    p = profiles(visits)[0]["patient"].loc["001"]
+    # C1's line XA01 2 x 30.25 (trace 8100…01), C3 600, C4 10: 60.5 + 600 + 10
+    assert p.drug_amount == pytest.approx(670.5)
+    assert p.expensive_drug_share == pytest.approx(600 / 670.5)
+    assert p.drug_providers == 2
+    assert p.repeated_trace_lines == 1  # C4 sells T-1 a second time
+
+
+def test_provider_ratios_and_repeats(visits):
+    v = profiles(visits)[0]["provider"]
+    h1 = v.loc["H1"]
+    # H1 fee lines: C1 drug 60.5 + lab 60 (C5 has none)
+    assert h1.drug_share == pytest.approx(60.5 / 120.5)
+    assert h1.exam_lab_share == pytest.approx(60 / 120.5)
+    assert h1.n_claims == 2 and h1.n_patients == 1
+    assert h1.cost_per_outpatient == pytest.approx((120.5 + 300) / 2)
+    d1 = v.loc["D1"]
+    assert d1.repeated_trace_lines == 1
+    assert d1.round_amount_share == pytest.approx(2 / 3)  # 200, 10 (and 45 is not)
+    assert d1.out_of_region_share == pytest.approx(2 / 3)  # 001 lives in 110101
+
+
+def test_inpatient_family(make_dataset):
+    def edit(t):
+        t["claims"] += [
+            claim(
+                "S1",
+                "002",
+                "H1",
+                "inpatient",
+                "2024-04-01 09:00:00",
+                "2024-04-06 10:00:00",
+                diagnosis="I63.9",
+            ),
+            # readmitted 9 days after discharge, same hospital
+            claim(
+                "S2",
+                "002",
+                "H1",
+                "inpatient",
+                "2024-04-15 09:00:00",
+                "2024-04-20 10:00:00",
+                diagnosis="I63.9",
+            ),
+            # a second stay overlapping S2 elsewhere
+            claim("S3", "002", "D1", "inpatient", "2024-04-18 09:00:00", "2024-04-19 10:00:00"),
+            # a pharmacy purchase during S1
+            claim("P1", "002", "D1", "pharmacy", "2024-04-03 15:00:00"),
+        ]
+        t["claim_items"] += [
+            line("S1", 1, "BD01", "bed", 5, 50, when="2024-04-01 12:00:00"),
+            line("S1", 2, "LB01", "lab", 1, 60, when="2024-04-09 08:00:00"),  # after discharge
+        ]
+
+    frames = profiles(make_dataset(edit))[0]
+    p = frames["patient"].loc["002"]
+    assert p.n_inpatient == 3
+    assert p.readmit_15d == 1
+    assert p.overlapping_stays == 2  # S2 and S3 overlap each other
+    assert p.claims_during_stay == 1
+    assert p.fees_outside_stay == 1
+    assert p.mean_los == pytest.approx((5 + 5 + 1) / 3)
+    h1 = frames["provider"].loc["H1"]
+    assert h1.readmit_rate == pytest.approx(1 / 2)
+    assert h1.p90_los == pytest.approx(5)
+
+
+def test_chronic_claims_need_a_matching_registration(make_dataset):
+    def edit(t):
+        t["claims"] += [
+            claim(
+                "K1", "001", "H1", "outpatient_chronic", "2024-05-01 09:00:00", diagnosis="E11.9"
+            ),
+            claim("K2", "001", "H1", "outpatient_chronic", "2024-05-02 09:00:00", diagnosis="I10"),
+            claim("K3", "002", "H1", "outpatient_chronic", "2024-05-03 09:00:00", diagnosis="I10"),
+        ]
+        t["chronic_registrations"] = [
+            {
+                "patient_id": "001",
+                "disease_code": "I10",
+                "valid_from": "2020-01-01",
+                "valid_to": "",
+            },
+            {
+                "patient_id": "002",
+                "disease_code": "I10",
+                "valid_from": "2020-01-01",
+                "valid_to": "2023-12-31",
+            },  # expired
+        ]
+
+    p = profiles(make_dataset(edit))[0]["patient"]
+    assert p.loc["001", "chronic_unregistered"] == 1  # E11.9 has no registration
+    assert p.loc["002", "chronic_unregistered"] == 1  # registration expired
+
+
+def test_restricted_items_against_the_catalog(make_dataset):
+    def edit(t):
+        t["catalog"] = [
+            {
+                "item_code": "XA01",
+                "name": "",
+                "item_category": "western_drug",
+                "price_cap": "30",
+                "gender": "F",
+                "min_age": "",
+                "max_age": "",
+                "max_daily_quantity": "",
+                "inpatient_only": "",
+                "min_provider_level": "",
+            },
+            {
+                "item_code": "LB01",
+                "name": "",
+                "item_category": "lab",
+                "price_cap": "",
+                "gender": "",
+                "min_age": "",
+                "max_age": "",
+                "max_daily_quantity": "",
+                "inpatient_only": "",
+                "min_provider_level": "",
+            },
+        ]
+
+    frames = profiles(make_dataset(edit))[0]
+    # 001 is a man: XA01 is for women and 30.25 > 30; 002 (a woman) pays 30: within the cap
+    assert frames["patient"].loc["001", "restricted_item_hits"] == 1
+    assert frames["patient"].loc["002", "restricted_item_hits"] == 0
+    assert frames["provider"].loc["H1", "over_cap_lines"] == 1
+
+
+def test_covisits_count_pairs_seen_together_on_two_days(make_dataset):
+    def edit(t):
+        t["patients"].append(dict(t["patients"][0], patient_id="003"))
+        for day in ("2024-06-03", "2024-06-10"):
+            for pid, minute in (("001", "05"), ("002", "12"), ("003", "20")):
+                t["claims"].append(
+                    claim(f"G{day}{pid}", pid, "H1", "outpatient", f"{day} 09:{minute}:00")
+                )
+
+    v = profiles(make_dataset(edit))[0]["provider"]
+    assert v.loc["H1", "covisit_pairs"] == 3  # 001-002, 001-003, 002-003
+
+
+def test_claims_after_the_window_change_nothing(visits, tmp_path):
+    window = Window(datetime(2024, 1, 1), datetime(2024, 3, 2))
+    before = profiles(visits, window)[0]
+    extra = pd.read_csv(visits / "claims.csv", dtype=str)
+    later = [
+        claim(f"L{i}", "001", "D1", "pharmacy", f"2024-03-0{2 + i} 10:00:00") for i in range(3)
+    ]
+    pd.concat([extra, pd.DataFrame(later)]).to_csv(visits / "claims.csv", index=False)
+    items = pd.read_csv(visits / "claim_items.csv", dtype=str)
+    more = [line("L0", 1, "XA01", "western_drug", 1, 600, trace="81000000000000000001")]
+    pd.concat([items, pd.DataFrame(more)]).to_csv(visits / "claim_items.csv", index=False)
+    after = profiles(visits, window)[0]
+    for entity in before:
+        pd.testing.assert_frame_equal(before[entity], after[entity])
+    # and the window excludes C5 (2024-03-02 03:00)
+    assert before["patient"].loc["001", "n_claims"] == 3
+
+
+def test_peer_normalisation_on_a_known_group():
+    t = ibis.memtable(
+        {"id": ["a", "b", "c", "d"], "g": ["x", "x", "x", "y"], "v": [1.0, 2.0, 10.0, 5.0]}
+    )
+    out = with_peers(t, ["g"], ["v"]).to_pandas().set_index("id")
+    # group x: median 2; MAD 1 → 1.4826; mean absolute deviation 3 → 3.7599: the larger
+    assert out.loc["c", "v__peer_median"] == 2
+    assert out.loc["c", "v__peer_z"] == pytest.approx(8 / (3 * 1.2533))
+    assert out.loc["a", "v__peer_z"] == pytest.approx(-1 / (3 * 1.2533))
+    assert out.loc["b", "v__peer_z"] == 0
+    assert out.loc["d", "v__peer_z"] == 0  # alone in its group
+
+
+def test_without_fee_lines_item_features_are_dropped_and_listed(make_dataset):
+    root = make_dataset()
+    (root / "claim_items.csv").unlink()
+    frames, dropped = profiles(root)
+    assert "drug_share" in dropped["provider"] and "drug_amount" in dropped["patient"]
+    assert "drug_share" not in frames["provider"].columns
+    assert dropped["provider"]["drug_share"] == "needs claim_items"
+
+
+def test_every_column_is_in_the_registry_and_every_feature_is_computed(city_root):
+    frames, dropped = profiles(city_root)
+    for entity, frame in frames.items():
+        names = {f.name for f in FEATURES if f.entity == entity}
+        base = {c for c in frame.columns if "__peer_" not in c} - set(CONTEXT[entity])
+        assert base == names, entity
+        assert not dropped[entity]
+        peer = {c.split("__")[0] for c in frame.columns if c.endswith("__peer_z")}
+        assert peer == {f.name for f in FEATURES if f.entity == entity and f.peer}
+        assert frame[sorted(base)].notna().all().all(), entity
+
+
+def test_features_doc_is_current():
+    from pathlib import Path
+
+    from fraudml.features.docs import render
+
+    doc = Path(__file__).resolve().parents[1] / "docs" / "features.md"
+    assert doc.read_text(encoding="utf-8") == render(), "run python -m fraudml.features.docs"
