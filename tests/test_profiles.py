@@ -60,9 +60,9 @@ def line(cid, no, code, category, qty, price, when="", trace=""):
     }
 
 
-def profiles(root, window=Window()):
+def profiles(root, window: Window | None = None):
     ds = load_dataset(root, memory_limit="1GB", threads=1)
-    built = build_profiles(ds, window)
+    built = build_profiles(ds, window or Window())
     frames = {e: t.to_pandas().set_index(KEYS[e]) for e, t in built.tables.items()}
     ds.close()
     return frames, built.dropped
