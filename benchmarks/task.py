@@ -27,6 +27,15 @@ def main() -> None:
         tables = simulate(SimulationConfig(n_patients=int(args[1])))
         write_dataset(tables, Path(args[0]))
         result = {"claims": len(tables["claims"]), "claim_items": len(tables["claim_items"])}
+    elif func.startswith("profiles_"):
+        from benchmarks import profiles_bench
+
+        if func == "profiles_fraudml":
+            result = profiles_bench.run_fraudml(Path(args[0]), Path(args[1]))
+        elif func == "profiles_sql":
+            result = profiles_bench.run_sql(Path(args[1]))
+        else:
+            result = profiles_bench.run_pandas(Path(args[0]), Path(args[1]))
     else:
         raise SystemExit(f"unknown task {func}")
     print(json.dumps(result))

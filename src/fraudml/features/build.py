@@ -36,8 +36,16 @@ class Profiles:
 
 
 def build_profiles(ds: Dataset, window: Window) -> Profiles:
-    """Patient, provider and doctor profiles of ``window`` (lazy: nothing runs yet)."""
+    """Patient, provider and doctor profiles of ``window``.
+
+    The window's enriched claims and fee lines are computed once into temporary engine
+    tables (every profile reads them several times); the profiles themselves stay lazy
+    expressions until :func:`materialise` or a writer runs them.
+    """
     x = prepare(ds, window)
+    x.claims = ds.con.create_table("_window_claims", x.claims, temp=True, overwrite=True)
+    if x.items is not None:
+        x.items = ds.con.create_table("_window_items", x.items, temp=True, overwrite=True)
     tables: dict[str, ir.Table] = {}
     dropped: dict[str, dict[str, str]] = {}
     for entity, builder in BUILDERS.items():
