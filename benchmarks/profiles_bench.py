@@ -89,6 +89,7 @@ FROM base LEFT JOIN drugs USING (patient_id)
 def run_fraudml(root: Path, work: Path) -> dict:
     from fraudml import load_dataset
     from fraudml.features import FEATURES, Window, build_profiles, materialise
+    from fraudml.features.entities import CONTEXT
 
     started = time.perf_counter()
     ds = load_dataset(root, database=work / "validated.duckdb")
@@ -97,13 +98,14 @@ def run_fraudml(root: Path, work: Path) -> dict:
     profiled = time.perf_counter()
     patient = tables["patient"]
     patient.select("patient_id", *SUBSET).to_parquet(work / "fraudml.parquet")
-    columns = sum(len(t.columns) for t in tables.values())
+    # feature columns: everything but entity keys and peer-group context
+    columns = sum(len(t.columns) - 1 - len(CONTEXT[e]) for e, t in tables.items())
     ds.close()
     return {
         "validate_s": validated - started,
         "profiles_s": profiled - validated,
         "features": len(FEATURES),
-        "columns": columns,
+        "feature_columns": columns,
     }
 
 

@@ -266,6 +266,45 @@ def test_restricted_items_against_the_catalog(make_dataset):
     assert frames["provider"].loc["H1", "over_cap_lines"] == 1
 
 
+def test_daily_quantity_limit_adds_up_across_claims_and_counts_a_line_once(make_dataset):
+    def edit(t):
+        t["catalog"] = [
+            {
+                "item_code": code,
+                "name": "",
+                "item_category": category,
+                "price_cap": "30" if code == "XA01" else "",
+                "gender": "F" if code == "XA01" else "",
+                "min_age": "",
+                "max_age": "",
+                "max_daily_quantity": "3" if code == "XA01" else "",
+                "inpatient_only": "",
+                "min_provider_level": "",
+            }
+            for code, category in (("XA01", "western_drug"), ("LB01", "lab"))
+        ]
+        t["claims"] += [
+            # 002 (a woman) on 03-02: 1.5 at D1 (C2) + 2 at H1 = 3.5 > 3: both lines over
+            claim("C5", "002", "H1", "outpatient", "2024-03-02 18:00:00"),
+            # 002 on 03-03: exactly 3 is within the limit
+            claim("C8", "002", "D1", "pharmacy", "2024-03-03 10:00:00"),
+            # 001 (a man) on 03-01: 2 (C1) + 2 = 4 > 3, but both lines already breach by
+            # gender: each counts once
+            claim("C7", "001", "H1", "outpatient", "2024-03-01 16:00:00"),
+        ]
+        t["claim_items"] += [
+            line("C5", 1, "XA01", "western_drug", 2, 30),
+            line("C8", 1, "XA01", "western_drug", 3, 30),
+            line("C7", 1, "XA01", "western_drug", 2, 30),
+        ]
+
+    frames = profiles(make_dataset(edit))[0]
+    assert frames["patient"].loc["002", "restricted_item_hits"] == 2
+    assert frames["patient"].loc["001", "restricted_item_hits"] == 2
+    assert frames["provider"].loc["D1", "restricted_item_hits"] == 1
+    assert frames["provider"].loc["H1", "restricted_item_hits"] == 3
+
+
 def test_covisits_count_pairs_seen_together_on_two_days(make_dataset):
     def edit(t):
         t["patients"].append(dict(t["patients"][0], patient_id="003"))

@@ -25,7 +25,7 @@ class DataConfig:
 class EngineConfig:
     """Settings of the embedded DuckDB engine."""
 
-    memory_limit: str | None = "4GB"
+    memory_limit: str | None = "3GB"
     threads: int | None = None
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from fraudml.features import FEATURE_SET_VERSION, Window, build_profiles, materialise
+from fraudml.features.entities import KEYS
 from fraudml.io import load_dataset
 from fraudml.io.atomic import atomic_directory, write_json
 from fraudml.io.errors import ContractError
@@ -48,7 +49,8 @@ def run(cfg: DictConfig) -> int:
         counts = {}
         with atomic_directory(out) as tmp:
             for entity, table in tables.items():
-                ds.con.to_parquet(table, tmp / f"{entity}.parquet")
+                # rows in key order: the same data and config give the same file
+                ds.con.to_parquet(table.order_by(KEYS[entity]), tmp / f"{entity}.parquet")
                 counts[entity] = int(table.count().execute())
             write_json(
                 tmp / "profiles.json",

@@ -38,14 +38,11 @@ class Profiles:
 def build_profiles(ds: Dataset, window: Window) -> Profiles:
     """Patient, provider and doctor profiles of ``window``.
 
-    The window's enriched claims and fee lines are computed once into temporary engine
-    tables (every profile reads them several times); the profiles themselves stay lazy
+    The window's enriched claims (with their fee-line summary) are computed once into a
+    temporary engine table by :func:`prepare`; the profiles themselves stay lazy
     expressions until :func:`materialise` or a writer runs them.
     """
     x = prepare(ds, window)
-    x.claims = ds.con.create_table("_window_claims", x.claims, temp=True, overwrite=True)
-    if x.items is not None:
-        x.items = ds.con.create_table("_window_items", x.items, temp=True, overwrite=True)
     tables: dict[str, ir.Table] = {}
     dropped: dict[str, dict[str, str]] = {}
     for entity, builder in BUILDERS.items():
@@ -60,7 +57,7 @@ def build_profiles(ds: Dataset, window: Window) -> Profiles:
         cols = [f.name for f in available]
         prof = prof.select(KEYS[entity], *CONTEXT[entity], *cols)
         peer_cols = [f.name for f in available if f.peer]
-        tables[entity] = with_peers(prof, PEER_GROUPS[entity], peer_cols).order_by(KEYS[entity])
+        tables[entity] = with_peers(prof, PEER_GROUPS[entity], peer_cols)
     return Profiles(tables, window, dropped)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from fraudml.features.inputs import EXPENSIVE_PACK, Inputs
+from fraudml.features.inputs import Inputs
 
 CONTEXT = {
     "patient": ("age_band", "gender", "insurance_type"),
@@ -62,7 +62,6 @@ def patient_profile(x: Inputs) -> ir.Table:
         n_inpatient=_n(c.visit_type == "inpatient"),
         n_providers=c.provider_id.nunique(),
         n_doctors=c.doctor_id.nunique(),
-        n_days=c.day.nunique(),
         n_regions=c.provider_region.nunique(),
         night_share=_n(c.night) / c.count(),
         weekend_share=_n(c.weekend) / c.count(),
@@ -77,7 +76,9 @@ def patient_profile(x: Inputs) -> ir.Table:
     )
 
     per_day = c.group_by(["patient_id", "day"]).agg(k=c.provider_id.nunique())
-    multi = per_day.group_by("patient_id").agg(days_multi_provider=_n(per_day.k >= 2))
+    multi = per_day.group_by("patient_id").agg(
+        n_days=per_day.count(), days_multi_provider=_n(per_day.k >= 2)
+    )
 
     order = ibis.window(group_by=c.patient_id, order_by=c.admit_time)
     w7 = ibis.window(
@@ -140,8 +141,8 @@ def patient_profile(x: Inputs) -> ir.Table:
 
     if x.registrations is not None:
         prof = attach(prof, _chronic_unregistered(c, x.registrations), "patient_id")
-    if x.items is not None:
-        prof = attach(prof, _patient_items(x), "patient_id")
+    if x.fees is not None:
+        prof = attach(prof, _patient_fees(x.fees, x.days), "patient_id")
     return prof
 
 
@@ -166,29 +167,20 @@ def _chronic_unregistered(c: ir.Table, regs: ir.Table) -> ir.Table:
     return missing.group_by("patient_id").agg(chronic_unregistered=missing.count())
 
 
-def _patient_items(x: Inputs) -> ir.Table:
-    it = x.items
-    drug = it.filter(it.is_drug)
-    agg = it.group_by("patient_id").agg(
-        drug_amount=it.is_drug.ifelse(it.amount, 0).sum(),
-        expensive_drug=(it.is_drug & (it.unit_price >= EXPENSIVE_PACK)).ifelse(it.amount, 0).sum(),
-        drug_packs=it.is_drug.ifelse(it.quantity, 0).sum(),
-        repeated_trace_lines=_n(it.repeated_trace),
-        restricted_item_hits=_n(it.breach),
-        fees_outside_stay=_n(
-            (it.visit_type == "inpatient")
-            & (
-                (it.when.date() < it.admit_time.date())
-                | (it.when.date() > it.discharge_time.date())
-            )
-        ),
+def _patient_fees(f: ir.Table, days: ir.NumericScalar) -> ir.Table:
+    agg = f.group_by("patient_id").agg(
+        drug_amount=f.drug_amount.sum(),
+        _expensive=f.expensive_drug_amount.sum(),
+        _packs=f.drug_packs.sum(),
+        repeated_trace_lines=f.repeated_trace_lines.sum(),
+        restricted_item_hits=f.breach_lines.sum(),
+        fees_outside_stay=f.outside_stay_lines.sum(),
+        drug_providers=f.provider_id.nunique(where=f.drug_lines > 0),
     )
-    agg = agg.mutate(
-        expensive_drug_share=_share(agg.expensive_drug, agg.drug_amount),
-        drug_packs_per_30d=agg.drug_packs * 30.0 / x.days,
-    ).drop("expensive_drug", "drug_packs")
-    providers = drug.group_by("patient_id").agg(drug_providers=drug.provider_id.nunique())
-    return attach(agg, providers, "patient_id")
+    return agg.mutate(
+        expensive_drug_share=_share(agg._expensive, agg.drug_amount),
+        drug_packs_per_30d=agg._packs * 30.0 / days,
+    ).drop("_expensive", "_packs")
 
 
 def provider_profile(x: Inputs) -> ir.Table:
@@ -230,27 +222,28 @@ def provider_profile(x: Inputs) -> ir.Table:
     prof = base
     for other in (inpatient, burst, shared, _covisits(c)):
         prof = attach(prof, other, "provider_id")
-    if x.items is not None:
-        it = x.items
-        items = it.group_by("provider_id").agg(
-            _fees=it.amount.sum(),
-            _drug=it.is_drug.ifelse(it.amount, 0).sum(),
-            _exam_lab=it.is_exam_lab.ifelse(it.amount, 0).sum(),
-            _material=(it.item_category == "material").ifelse(it.amount, 0).sum(),
-            _treatment=(it.item_category == "treatment").ifelse(it.amount, 0).sum(),
-            price_to_cap=it.price_to_cap.mean(),
-            over_cap_lines=_n(it.over_cap),
-            restricted_item_hits=_n(it.breach),
-            repeated_trace_lines=_n(it.repeated_trace),
+    if x.fees is not None:
+        f = x.fees
+        fees = f.group_by("provider_id").agg(
+            _fees=f.fees.sum(),
+            _drug=f.drug_amount.sum(),
+            _exam_lab=f.exam_lab_amount.sum(),
+            _material=f.material_amount.sum(),
+            _treatment=f.treatment_amount.sum(),
+            _ptc_sum=f.price_to_cap_sum.sum(),
+            _ptc_n=f.price_to_cap_n.sum(),
+            over_cap_lines=f.over_cap_lines.sum(),
+            restricted_item_hits=f.breach_lines.sum(),
+            repeated_trace_lines=f.repeated_trace_lines.sum(),
         )
-        items = items.mutate(
-            drug_share=_share(items._drug, items._fees),
-            exam_lab_share=_share(items._exam_lab, items._fees),
-            material_share=_share(items._material, items._fees),
-            treatment_share=_share(items._treatment, items._fees),
-            price_to_cap=items.price_to_cap.fill_null(0.0),
-        ).drop("_fees", "_drug", "_exam_lab", "_material", "_treatment")
-        prof = attach(prof, items, "provider_id")
+        fees = fees.mutate(
+            drug_share=_share(fees._drug, fees._fees),
+            exam_lab_share=_share(fees._exam_lab, fees._fees),
+            material_share=_share(fees._material, fees._fees),
+            treatment_share=_share(fees._treatment, fees._fees),
+            price_to_cap=_share(fees._ptc_sum, fees._ptc_n),
+        ).drop("_fees", "_drug", "_exam_lab", "_material", "_treatment", "_ptc_sum", "_ptc_n")
+        prof = attach(prof, fees, "provider_id")
     return prof
 
 
@@ -283,20 +276,20 @@ def doctor_profile(x: Inputs) -> ir.Table:
     per_day = c.group_by(["doctor_id", "day"]).agg(k=c.patient_id.nunique())
     daily = per_day.group_by("doctor_id").agg(patients_per_day=per_day.k.mean())
     prof = attach(base, daily, "doctor_id")
-    if x.items is not None:
-        it = x.items.filter(x.items.doctor_id.notnull())
-        items = it.group_by("doctor_id").agg(
-            _lines=_n(it.is_exam_lab),
-            _visits=it.claim_id.nunique(),
-            _fees=it.amount.sum(),
-            _drug=it.is_drug.ifelse(it.amount, 0).sum(),
-            restricted_item_hits=_n(it.breach),
+    if x.fees is not None:
+        f = x.fees.filter(x.fees.doctor_id.notnull())
+        fees = f.group_by("doctor_id").agg(
+            _lines=f.exam_lab_lines.sum(),
+            _visits=f.count(),
+            _fees=f.fees.sum(),
+            _drug=f.drug_amount.sum(),
+            restricted_item_hits=f.breach_lines.sum(),
         )
-        items = items.mutate(
-            exam_lab_per_visit=items._lines / items._visits,
-            drug_share=_share(items._drug, items._fees),
+        fees = fees.mutate(
+            exam_lab_per_visit=_share(fees._lines, fees._visits),
+            drug_share=_share(fees._drug, fees._fees),
         ).drop("_lines", "_visits", "_fees", "_drug")
-        prof = attach(prof, items, "doctor_id")
+        prof = attach(prof, fees, "doctor_id")
     return prof
 
 

@@ -7,6 +7,8 @@ admitted before ``end``. Nothing after ``end`` is ever read.
 
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -15,6 +17,8 @@ import ibis.expr.types as ir
 
 from fraudml.io.load import Dataset
 from fraudml.synth.catalog import synthetic_catalog
+
+log = logging.getLogger(__name__)
 
 DRUG = ("western_drug", "patent_drug", "herbal")
 EXAM_LAB = ("exam", "lab")
@@ -43,10 +47,16 @@ class Window:
 
 @dataclass
 class Inputs:
-    """Window claims and fee lines with the attributes features need, as Ibis tables."""
+    """The window's claims, and their fee lines summarised per claim, as Ibis tables.
+
+    Every profile reads these two claim-level tables only: the widest table (fee lines)
+    is scanned once, by :func:`claim_fees`.
+    """
 
     claims: ir.Table
-    items: ir.Table | None
+    #: :func:`claim_fees` with the claim's patient, provider and doctor; ``None`` when the
+    #: dataset has no fee lines
+    fees: ir.Table | None
     registrations: ir.Table | None
     window: Window
     #: days the window spans (from the data when a side is open)
@@ -92,11 +102,17 @@ def prepare(ds: Dataset, window: Window) -> Inputs:
     end = ibis.literal(window.end) if window.end else stats.hi.as_scalar()
     days = (end.delta(start, unit="second") / 86400.0).ceil().clip(lower=1)
 
-    items = None
+    # Computed once into temporary engine tables: every profile reads the claims several
+    # times, and the fee-line summary is the costliest step of the run.
+    started = time.perf_counter()
+    c = ds.con.create_table("_window_claims", c, temp=True, overwrite=True)
+    fees = None
     if "claim_items" in ds:
-        items = _items(ds, c, window)
+        fees = claim_fees(fee_lines(ds, c), repeated_trace_lines(ds, window))
+        fees = ds.con.create_table("_window_fees", fees, temp=True, overwrite=True)
+    log.info("window claims and fee summary ready (%.1f s)", time.perf_counter() - started)
     regs = ds.table("chronic_registrations") if "chronic_registrations" in ds else None
-    return Inputs(c, items, regs, window, days, set(ds.tables))
+    return Inputs(c, fees, regs, window, days, set(ds.tables))
 
 
 def _catalog(ds: Dataset) -> ir.Table:
@@ -106,11 +122,14 @@ def _catalog(ds: Dataset) -> ir.Table:
     return ibis.memtable(frame)
 
 
-def _items(ds: Dataset, c: ir.Table, window: Window) -> ir.Table:
-    """Fee lines of window claims with catalog restrictions, breach and repeat flags."""
+def fee_lines(ds: Dataset, c: ir.Table) -> ir.Table:
+    """Fee lines of the window's claims ``c`` with the catalog's static restrictions.
+
+    ``static_breach`` covers gender, age, inpatient-only, hospital level and price cap;
+    the daily-quantity limit spans claims and is found by :func:`over_daily_limit`.
+    """
     cat = _catalog(ds).select(
         "item_code",
-        cat_category="item_category",
         cat_gender="gender",
         min_age="min_age",
         max_age="max_age",
@@ -131,44 +150,135 @@ def _items(ds: Dataset, c: ir.Table, window: Window) -> ir.Table:
         "admit_time",
         "discharge_time",
     )
-    it = ds.table("claim_items").inner_join(attrs, "claim_id").left_join(cat, "item_code")
+    lines = ds.table("claim_items").select(
+        "claim_id",
+        "line_no",
+        "item_code",
+        "item_category",
+        "item_time",
+        "quantity",
+        "unit_price",
+        "amount",
+    )
+    it = lines.inner_join(attrs, "claim_id").left_join(cat, "item_code")
     it = it.drop(*[col for col in it.columns if col.endswith("_right")])
-    when = it.item_time.fill_null(it.admit_time)
-    daily = it.quantity.sum().over(ibis.window(group_by=[it.patient_id, it.item_code, when.date()]))
-    breach = (
+    day = it.item_time.fill_null(it.admit_time).date()
+    over_cap = (it.unit_price > it.price_cap + 0.005).fill_null(False)
+    static = (
         (it.cat_gender.notnull() & (it.cat_gender != it.gender))
         | (it.age < it.min_age.fill_null(-1))
         | (it.age > it.max_age.fill_null(999))
         | (it.inpatient_only.fill_null(False) & (it.visit_type != "inpatient"))
         | (it.level.fill_null(0) < it.min_level.fill_null(0))
-        | (it.unit_price > it.price_cap + 0.005).fill_null(False)
-        | (daily > it.max_daily).fill_null(False)
+        | over_cap
     )
-    it = it.mutate(
-        when=when,
-        breach=breach.fill_null(False),
-        over_cap=(it.unit_price > it.price_cap + 0.005).fill_null(False),
-        price_to_cap=(it.unit_price / it.price_cap.nullif(0)),
+    return it.mutate(
+        day=day,
+        static_breach=static.fill_null(False),
+        over_cap=over_cap,
+        price_to_cap=it.unit_price / it.price_cap.nullif(0),
         is_drug=it.item_category.isin(DRUG),
         is_exam_lab=it.item_category.isin(EXAM_LAB),
+        outside_stay=(
+            (it.visit_type == "inpatient")
+            & ((day < it.admit_time.date()) | (day > it.discharge_time.date()))
+        ).fill_null(False),
     )
-    repeated = _repeated_trace_lines(ds, window)
-    it = it.left_join(repeated, ["claim_id", "line_no"])
-    it = it.drop(*[col for col in it.columns if col.endswith("_right")])
-    return it.mutate(repeated_trace=it.repeated_trace.fill_null(False))
 
 
-def _repeated_trace_lines(ds: Dataset, window: Window) -> ir.Table:
-    """Fee lines whose trace code was already settled on an earlier line (up to ``end``)."""
-    claims = ds.table("claims")
-    history = claims.filter(window.before_end(claims.admit_time)).select("claim_id", "admit_time")
+def claim_fees(lines: ir.Table, repeated: ir.Table) -> ir.Table:
+    """One row per claim with fee lines: its patient, provider and doctor, and line counts
+    and amounts by kind (drugs, exams and labs, materials, treatment, breaches, repeats).
+
+    Cost matters here: fee lines are the widest table of the run. Every line is read
+    once, by one aggregate; the cross-line flags (daily limit, repeated trace code) are
+    rare, so they are counted per claim on their own small tables and joined at claim
+    level rather than joined back onto every line.
+
+    Parameters
+    ----------
+    lines
+        :func:`fee_lines` of the window's claims.
+    repeated
+        :func:`repeated_trace_lines` as of the window's end.
+    """
+
+    def n(cond: ir.BooleanValue) -> ir.IntegerScalar:
+        return cond.ifelse(1, 0).sum()
+
+    def amount(cond: ir.BooleanValue) -> ir.FloatingScalar:
+        return cond.ifelse(lines.amount, 0.0).sum()
+
+    fees = lines.group_by("claim_id").agg(
+        patient_id=lines.patient_id.arbitrary(),
+        provider_id=lines.provider_id.arbitrary(),
+        doctor_id=lines.doctor_id.arbitrary(),
+        n_lines=lines.count(),
+        fees=lines.amount.sum(),
+        drug_lines=n(lines.is_drug),
+        drug_amount=amount(lines.is_drug),
+        expensive_drug_amount=amount(lines.is_drug & (lines.unit_price >= EXPENSIVE_PACK)),
+        drug_packs=lines.is_drug.ifelse(lines.quantity, 0.0).sum(),
+        exam_lab_lines=n(lines.is_exam_lab),
+        exam_lab_amount=amount(lines.is_exam_lab),
+        material_amount=amount(lines.item_category == "material"),
+        treatment_amount=amount(lines.item_category == "treatment"),
+        price_to_cap_sum=lines.price_to_cap.sum(),
+        price_to_cap_n=lines.price_to_cap.count(),
+        over_cap_lines=n(lines.over_cap),
+        _static=n(lines.static_breach),
+        outside_stay_lines=n(lines.outside_stay),
+    )
+    # a line over the daily limit that already breaches statically counts once
+    daily = over_daily_limit(lines)
+    daily = daily.filter(~daily.static_breach)
+    daily = daily.group_by("claim_id").agg(_daily=daily.count())
+    reps = repeated.group_by("claim_id").agg(repeated_trace_lines=repeated.count())
+    for extra in (daily, reps):
+        fees = fees.left_join(extra, "claim_id")
+        fees = fees.drop(*[col for col in fees.columns if col.endswith("_right")])
+    return fees.mutate(
+        breach_lines=fees._static + fees._daily.fill_null(0),
+        repeated_trace_lines=fees.repeated_trace_lines.fill_null(0),
+    ).drop("_static", "_daily")
+
+
+def over_daily_limit(lines: ir.Table) -> ir.Table:
+    """Fee lines on a (patient, item, day) whose summed quantity exceeds the daily limit.
+
+    The limit applies across claims: two prescriptions of the same day add up.
+    """
+    limited = lines.filter(lines.max_daily.notnull())
+    daily = limited.group_by(["patient_id", "item_code", "day"]).agg(
+        q=limited.quantity.sum(), cap=limited.max_daily.max()
+    )
+    over = daily.filter(daily.q > daily.cap).select("patient_id", "item_code", "day")
+    return limited.semi_join(over, ["patient_id", "item_code", "day"]).select(
+        "claim_id", "line_no", "static_breach"
+    )
+
+
+def repeated_trace_lines(ds: Dataset, window: Window) -> ir.Table:
+    """Fee lines whose trace code was already settled on an earlier line (up to ``end``).
+
+    Only codes seen more than once can repeat, so they are found by one aggregate and
+    only their lines are ordered. The look-back is the whole history before the
+    window's end: a code sold last year and again in this window is a repeat.
+    """
     lines = ds.table("claim_items").filter(lambda t: t.trace_code.notnull())
-    lines = lines.inner_join(history, "claim_id")
+    lines = lines.select("claim_id", "line_no", "trace_code", "item_time")
+    if window.end is not None:
+        claims = ds.table("claims")
+        history = claims.filter(window.before_end(claims.admit_time)).select("claim_id")
+        lines = lines.semi_join(history, "claim_id")
+    counts = lines.group_by("trace_code").agg(n=lines.count())
+    seen_twice = counts.filter(counts.n > 1).select("trace_code")
+    lines = lines.semi_join(seen_twice, "trace_code").inner_join(
+        ds.table("claims").select("claim_id", "admit_time"), "claim_id"
+    )
     when = lines.item_time.fill_null(lines.admit_time)
     order = ibis.row_number().over(
         ibis.window(group_by=lines.trace_code, order_by=[when, lines.claim_id, lines.line_no])
     )
     lines = lines.mutate(position=order)
-    return lines.filter(lines.position > 0).select(
-        "claim_id", "line_no", repeated_trace=ibis.literal(True)
-    )
+    return lines.filter(lines.position > 0).select("claim_id", "line_no")

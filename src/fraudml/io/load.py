@@ -128,7 +128,7 @@ def load_dataset(
     out: str | Path | None = None,
     encoding: str = "utf-8",
     database: str | Path | None = None,
-    memory_limit: str | None = "4GB",
+    memory_limit: str | None = "3GB",
     threads: int | None = None,
 ) -> Dataset:
     """Read, validate and quarantine a dataset directory written to the data contract.
