@@ -10,7 +10,7 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from fraudml.features.inputs import Inputs
+from fraudml.features.inputs import Inputs, unregistered_chronic_claims
 
 CONTEXT = {
     "patient": ("age_band", "gender", "insurance_type"),
@@ -147,23 +147,7 @@ def patient_profile(x: Inputs) -> ir.Table:
 
 
 def _chronic_unregistered(c: ir.Table, regs: ir.Table) -> ir.Table:
-    chronic = c.filter(c.visit_type == "outpatient_chronic").select(
-        "patient_id", "claim_id", "diagnosis_code", "day"
-    )
-    valid = (
-        chronic.inner_join(
-            regs,
-            [
-                chronic.patient_id == regs.patient_id,
-                chronic.diagnosis_code.fill_null("").startswith(regs.disease_code.substr(0, 3)),
-                regs.valid_from <= chronic.day,
-                regs.valid_to.isnull() | (regs.valid_to >= chronic.day),
-            ],
-        )
-        .select(claim_id=chronic.claim_id)
-        .distinct()
-    )
-    missing = chronic.anti_join(valid, "claim_id")
+    missing = unregistered_chronic_claims(c, regs)
     return missing.group_by("patient_id").agg(chronic_unregistered=missing.count())
 
 

@@ -7,6 +7,7 @@ admitted before ``end``. Nothing after ``end`` is ever read.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from fraudml.io.load import Dataset
 from fraudml.synth.catalog import synthetic_catalog
 
 log = logging.getLogger(__name__)
+_TAGS = itertools.count()
 
 DRUG = ("western_drug", "patent_drug", "herbal")
 EXAM_LAB = ("exam", "lab")
@@ -68,8 +70,13 @@ def _age_years(on: ir.TimestampValue, birth: ir.DateValue) -> ir.IntegerValue:
     return (on.date().delta(birth, unit="day") / 365.25).floor().cast("int64")
 
 
-def prepare(ds: Dataset, window: Window) -> Inputs:
-    """Claims of the window joined to patient and provider attributes; fee lines likewise."""
+def prepare(ds: Dataset, window: Window, *, fees: bool = True) -> Inputs:
+    """Claims of the window joined to patient and provider attributes, and (when ``fees``
+    and the dataset has fee lines) the fee lines summarised per claim.
+
+    Both are computed into temporary engine tables with names of their own, so that
+    several windows (or profiles and rules) can be prepared on one connection.
+    """
     claims = ds.table("claims")
     claims = claims.filter(window.holds(claims.admit_time))
     p = ds.table("patients").select(
@@ -105,14 +112,15 @@ def prepare(ds: Dataset, window: Window) -> Inputs:
     # Computed once into temporary engine tables: every profile reads the claims several
     # times, and the fee-line summary is the costliest step of the run.
     started = time.perf_counter()
-    c = ds.con.create_table("_window_claims", c, temp=True, overwrite=True)
-    fees = None
-    if "claim_items" in ds:
-        fees = claim_fees(fee_lines(ds, c), repeated_trace_lines(ds, window))
-        fees = ds.con.create_table("_window_fees", fees, temp=True, overwrite=True)
+    tag = next(_TAGS)
+    c = ds.con.create_table(f"_window_claims_{tag}", c, temp=True, overwrite=True)
+    summary = None
+    if fees and "claim_items" in ds:
+        summary = claim_fees(fee_lines(ds, c), repeated_trace_lines(ds, window))
+        summary = ds.con.create_table(f"_window_fees_{tag}", summary, temp=True, overwrite=True)
     log.info("window claims and fee summary ready (%.1f s)", time.perf_counter() - started)
     regs = ds.table("chronic_registrations") if "chronic_registrations" in ds else None
-    return Inputs(c, fees, regs, window, days, set(ds.tables))
+    return Inputs(c, summary, regs, window, days, set(ds.tables))
 
 
 def _catalog(ds: Dataset) -> ir.Table:
@@ -144,6 +152,7 @@ def fee_lines(ds: Dataset, c: ir.Table) -> ir.Table:
         "provider_id",
         "doctor_id",
         "visit_type",
+        "department",
         "gender",
         "age",
         "level",
@@ -159,6 +168,7 @@ def fee_lines(ds: Dataset, c: ir.Table) -> ir.Table:
         "quantity",
         "unit_price",
         "amount",
+        "trace_code",
     )
     it = lines.inner_join(attrs, "claim_id").left_join(cat, "item_code")
     it = it.drop(*[col for col in it.columns if col.endswith("_right")])
@@ -259,7 +269,8 @@ def over_daily_limit(lines: ir.Table) -> ir.Table:
 
 
 def repeated_trace_lines(ds: Dataset, window: Window) -> ir.Table:
-    """Fee lines whose trace code was already settled on an earlier line (up to ``end``).
+    """Fee lines whose trace code was already settled on an earlier line (up to ``end``),
+    with the claim that settled it first and how often the code was seen.
 
     Only codes seen more than once can repeat, so they are found by one aggregate and
     only their lines are ordered. The look-back is the whole history before the
@@ -277,8 +288,35 @@ def repeated_trace_lines(ds: Dataset, window: Window) -> ir.Table:
         ds.table("claims").select("claim_id", "admit_time"), "claim_id"
     )
     when = lines.item_time.fill_null(lines.admit_time)
-    order = ibis.row_number().over(
-        ibis.window(group_by=lines.trace_code, order_by=[when, lines.claim_id, lines.line_no])
+    by_time = ibis.window(group_by=lines.trace_code, order_by=[when, lines.claim_id, lines.line_no])
+    lines = lines.mutate(
+        position=ibis.row_number().over(by_time),
+        first_claim_id=lines.claim_id.first().over(by_time),
+        times_seen=lines.count().over(ibis.window(group_by=lines.trace_code)),
     )
-    lines = lines.mutate(position=order)
-    return lines.filter(lines.position > 0).select("claim_id", "line_no")
+    return lines.filter(lines.position > 0).select(
+        "claim_id", "line_no", "first_claim_id", "times_seen"
+    )
+
+
+def unregistered_chronic_claims(c: ir.Table, regs: ir.Table) -> ir.Table:
+    """Chronic-disease (门慢门特) claims of ``c`` with no registration valid that day.
+
+    A registration covers a claim when its disease code's first three characters (the
+    ICD-10 category) start the claim's diagnosis and the day lies in its validity.
+    """
+    chronic = c.filter(c.visit_type == "outpatient_chronic")
+    valid = (
+        chronic.inner_join(
+            regs,
+            [
+                chronic.patient_id == regs.patient_id,
+                chronic.diagnosis_code.fill_null("").startswith(regs.disease_code.substr(0, 3)),
+                regs.valid_from <= chronic.day,
+                regs.valid_to.isnull() | (regs.valid_to >= chronic.day),
+            ],
+        )
+        .select(claim_id=chronic.claim_id)
+        .distinct()
+    )
+    return chronic.anti_join(valid, "claim_id")
