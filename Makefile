@@ -20,7 +20,7 @@ ARGS  ?=
 
 out_arg = $(if $(OUT),out=$(OUT))
 
-.PHONY: help setup demo data validate profiles train score test lint bench clean
+.PHONY: help setup demo data validate profiles rules train score test lint bench clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -36,11 +36,12 @@ $(STAMP): requirements.lock pyproject.toml
 
 setup: $(STAMP) ## Create .venv and install the pinned dependencies (quick when done)
 
-demo: setup ## Run the main job end to end: simulate, validate, profile (more as issues land)
+demo: setup ## Run the main job end to end: simulate, validate, rules, profiles (more as issues land)
 	$(FRAUDML) simulate out=outputs/demo/data
 	$(FRAUDML) validate data.path=outputs/demo/data out=outputs/demo/validate
+	$(FRAUDML) rules data.path=outputs/demo/data out=outputs/demo/rules
 	$(FRAUDML) profiles data.path=outputs/demo/data out=outputs/demo/profiles
-	@echo "demo: simulate, validate and profiles done (outputs/demo); train, score and report join as they land"
+	@echo "demo: simulate, validate, rules and profiles done (outputs/demo); train, score and report join as they land"
 
 data: setup ## Generate a synthetic city (OUT=dir; ARGS="simulate=city" for 50,000 people)
 	$(FRAUDML) simulate $(out_arg) $(ARGS)
@@ -50,6 +51,9 @@ validate: setup ## Validate DATA, quarantine bad rows under OUT/quarantine, reco
 
 profiles: setup ## Build patient/provider/doctor profiles of DATA for FROM..UNTIL into OUT
 	$(FRAUDML) profiles data.path=$(DATA) $(out_arg) $(if $(FROM),period.start=$(FROM)) $(if $(UNTIL),period.end=$(UNTIL)) $(ARGS)
+
+rules: setup ## Run the rule base (conf/rules/*.yaml) on DATA for FROM..UNTIL; hits into OUT
+	$(FRAUDML) rules data.path=$(DATA) $(out_arg) $(if $(FROM),period.start=$(FROM)) $(if $(UNTIL),period.end=$(UNTIL)) $(ARGS)
 
 train: setup ## Train, evaluate and register models on DATA up to UNTIL
 	$(FRAUDML) train data.path=$(DATA) $(if $(UNTIL),period.end=$(UNTIL)) $(ARGS)

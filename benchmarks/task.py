@@ -36,6 +36,13 @@ def main() -> None:
             result = profiles_bench.run_sql(Path(args[1]))
         else:
             result = profiles_bench.run_pandas(Path(args[0]), Path(args[1]))
+    elif func.startswith("rules_"):
+        from benchmarks import rules_bench
+
+        if func == "rules_fraudml":
+            result = rules_bench.run_fraudml(Path(args[0]), Path(args[1]))
+        else:
+            result = rules_bench.run_sql(Path(args[1]))
     else:
         raise SystemExit(f"unknown task {func}")
     print(json.dumps(result))

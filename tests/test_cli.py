@@ -6,6 +6,7 @@ import json
 import subprocess
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
@@ -14,6 +15,7 @@ from fraudml.cli.main import COMMANDS, conf_dir, main
 from fraudml.cli.simulate import simulation_config
 from fraudml.config import register
 from fraudml.synth import SCHEMES
+from tests.builders import catalog_item
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -39,6 +41,34 @@ def test_structural_fault_exits_2_with_the_message(make_dataset, tmp_path, capsy
     (root / "claims.csv").unlink()
     assert main(["validate", f"data.path={root}", f"out={tmp_path / 'o'}"]) == 2
     assert "required table 'claims' is missing" in capsys.readouterr().err
+
+
+def test_rules_command_writes_hits_review_and_aggregates(make_dataset, tmp_path):
+    def edit(t):
+        # C1's XA01 (30.25) is above a cap of 30: one CAT-PRICE hit, 0.50 over
+        t["catalog"] = [catalog_item("XA01", "western_drug", price_cap=30)]
+        t["catalog"].append(catalog_item("LB01", "lab"))
+
+    out = tmp_path / "rules"
+    code = main(["rules", f"data.path={make_dataset(edit)}", f"out={out}"])
+    assert code == 0
+    summary = json.loads((out / "rules.json").read_text(encoding="utf-8"))
+    assert summary["rules"]["CAT-PRICE"] == {"hits": 1, "amount": 0.5}
+    assert summary["skipped"] == {"CHR-UNREG": "needs chronic_registrations"}
+    review = pd.read_parquet(out / "review.parquet")
+    assert list(review.mdtrt_id) == ["C1"] and list(review.vola_amt) == [0.5]
+    patient = pd.read_parquet(out / "patient_rules.parquet")
+    assert patient.set_index("patient_id").loc["001", "rule_catalog_amount"] == 0.5
+
+
+def test_malformed_rule_base_exits_2_naming_the_file(make_dataset, tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("family: x\nrules: [{id: X1, name: x}]\n", encoding="utf-8")
+    code = main(["rules", f"data.path={make_dataset()}", f"files={bad}", f"out={tmp_path / 'o'}"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "bad.yaml, rule X1: missing category" in err
+    assert not (tmp_path / "o").exists()
 
 
 def test_unknown_and_pending_commands(capsys):
@@ -89,6 +119,7 @@ def test_make_help_lists_every_target():
         "data",
         "validate",
         "profiles",
+        "rules",
         "train",
         "score",
         "test",

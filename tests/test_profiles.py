@@ -12,52 +12,7 @@ from fraudml import load_dataset
 from fraudml.features import FEATURES, Window, build_profiles
 from fraudml.features.entities import CONTEXT, KEYS
 from fraudml.features.peers import with_peers
-
-
-def claim(
-    cid,
-    patient,
-    provider,
-    visit,
-    admit,
-    discharge=None,
-    total="100",
-    fund="50",
-    account="30",
-    cash="20",
-    diagnosis="J06.9",
-    doctor="",
-):
-    return {
-        "claim_id": cid,
-        "patient_id": patient,
-        "provider_id": provider,
-        "doctor_id": doctor,
-        "visit_type": visit,
-        "department": "general",
-        "admit_time": admit,
-        "discharge_time": discharge or admit,
-        "diagnosis_code": diagnosis,
-        "total_amount": total,
-        "fund_paid": fund,
-        "account_paid": account,
-        "cash_paid": cash,
-    }
-
-
-def line(cid, no, code, category, qty, price, when="", trace=""):
-    amount = f"{float(qty) * float(price):.2f}"
-    return {
-        "claim_id": cid,
-        "line_no": str(no),
-        "item_code": code,
-        "item_category": category,
-        "quantity": str(qty),
-        "unit_price": str(price),
-        "amount": amount,
-        "item_time": when,
-        "trace_code": trace,
-    }
+from tests.builders import claim, line
 
 
 def profiles(root, window: Window | None = None):

@@ -32,6 +32,9 @@ COMMANDS: dict[str, Command] = {
         "write a synthetic city with planted fraud schemes", "fraudml.cli.simulate:run"
     ),
     "profiles": Command("build patient, provider and doctor profiles", "fraudml.cli.profiles:run"),
+    "rules": Command(
+        "run the rule base (conf/rules/*.yaml) over a window", "fraudml.cli.rules:run"
+    ),
     "train": Command("train, evaluate and register models", None, "issue #6 (models)"),
     "score": Command("score a period into explained leads", None, "issue #7 (scoring)"),
 }

@@ -4,34 +4,19 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime
 from pathlib import Path
 
 from omegaconf import DictConfig
 
-from fraudml.features import FEATURE_SET_VERSION, Window, build_profiles, materialise
+from fraudml.cli.common import load_rule_base, window_of
+from fraudml.features import FEATURE_SET_VERSION, build_profiles, materialise
 from fraudml.features.entities import KEYS
 from fraudml.io import load_dataset
 from fraudml.io.atomic import atomic_directory, write_json
-from fraudml.io.errors import ContractError
+from fraudml.rules import apply_rules, rule_features, with_rule_aggregates
+from fraudml.rules.engine import fingerprint
 
 log = logging.getLogger("fraudml")
-
-
-def parse_date(value: str | None, name: str) -> datetime | None:
-    if value in (None, ""):
-        return None
-    try:
-        return datetime.fromisoformat(str(value))
-    except ValueError as exc:
-        raise ContractError(f"{name}={value!r} is not a date (expected YYYY-MM-DD)") from exc
-
-
-def window_of(cfg: DictConfig) -> Window:
-    window = Window(parse_date(cfg.period.start, "FROM"), parse_date(cfg.period.end, "UNTIL"))
-    if window.start and window.end and window.start >= window.end:
-        raise ContractError(f"FROM={cfg.period.start} is not before UNTIL={cfg.period.end}")
-    return window
 
 
 def run(cfg: DictConfig) -> int:
@@ -46,6 +31,19 @@ def run(cfg: DictConfig) -> int:
     ) as ds:
         profiles = build_profiles(ds, window)
         tables = materialise(ds, profiles)
+        rule_info = {}
+        if cfg.rules.join:
+            # rule hits per family join each profile as features (0 where none fired)
+            rules = load_rule_base(cfg.rules.files)
+            run_ = apply_rules(ds, window, rules)
+            tables = {
+                e: with_rule_aggregates(t, run_.hits, run_.rules, e) for e, t in tables.items()
+            }
+            rule_info = {
+                "rule_base": fingerprint(run_.rules),
+                "rule_features": [f.name for f in rule_features(run_.rules, "patient")],
+                "skipped_rules": run_.skipped,
+            }
         counts = {}
         with atomic_directory(out) as tmp:
             for entity, table in tables.items():
@@ -61,6 +59,7 @@ def run(cfg: DictConfig) -> int:
                     "feature_set_version": FEATURE_SET_VERSION,
                     "rows": counts,
                     "dropped_features": profiles.dropped,
+                    **rule_info,
                     "seconds": round(time.perf_counter() - started, 1),
                 },
             )

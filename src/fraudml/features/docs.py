@@ -20,6 +20,11 @@ admitted before `UNTIL`. Features marked *peer* also get `<name>__peer_median` (
 of the peer group) and `<name>__peer_z`, a robust z-score against it
 (`src/fraudml/features/peers.py`). Features that need a table the dataset lacks are not
 computed and are listed in `profiles.json` (never zero-filled).
+
+`make profiles` also runs the rule base ([rules.md](rules.md)) and adds to every profile
+`rule_definite_hits` and, per rule family, `rule_<family>_hits` and `rule_<family>_amount`
+(hits and violation amounts of the entity's claims; 0 where no rule fired), named in
+`profiles.json`; `ARGS="rules.join=false"` leaves them out.
 """
 
 

@@ -118,7 +118,11 @@ def prepare(ds: Dataset, window: Window, *, fees: bool = True) -> Inputs:
     if fees and "claim_items" in ds:
         summary = claim_fees(fee_lines(ds, c), repeated_trace_lines(ds, window))
         summary = ds.con.create_table(f"_window_fees_{tag}", summary, temp=True, overwrite=True)
-    log.info("window claims and fee summary ready (%.1f s)", time.perf_counter() - started)
+    log.info(
+        "window claims%s ready (%.1f s)",
+        " and fee summary" if summary is not None else "",
+        time.perf_counter() - started,
+    )
     regs = ds.table("chronic_registrations") if "chronic_registrations" in ds else None
     return Inputs(c, summary, regs, window, days, set(ds.tables))
 

@@ -1,0 +1,280 @@
+"""Run a rule base over a window: hits with evidence, per-entity aggregates, national shape.
+
+Every rule compiles to one Ibis expression (:mod:`fraudml.rules.checks`); the hits of all
+rules are one union, computed by the engine in one statement into a table. Rules whose
+check needs a table the dataset lacks are skipped and listed with the reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import ibis
+import ibis.expr.types as ir
+
+from fraudml.features.inputs import Window, fee_lines, prepare, repeated_trace_lines
+from fraudml.features.registry import Feature
+from fraudml.io.load import Dataset
+from fraudml.rules.checks import CHECKS, RuleInputs
+from fraudml.rules.expr import as_text, compile_expr, render
+from fraudml.rules.spec import SEVERITIES, Rule
+
+log = logging.getLogger(__name__)
+
+#: Columns of the hits table, in order.
+HIT_COLUMNS = (
+    "rule_id",
+    "family",
+    "result",
+    "severity",
+    "entity_type",
+    "entity_id",
+    "patient_id",
+    "provider_id",
+    "doctor_id",
+    "claim_id",
+    "line_no",
+    "occurred",
+    "amount",
+    "message_zh",
+    "message_en",
+    "evidence",
+)
+_STANDARD = {
+    "patient_id": "string",
+    "provider_id": "string",
+    "doctor_id": "string",
+    "claim_id": "string",
+    "line_no": "int64",
+    "occurred": "timestamp",
+}
+
+
+@dataclass
+class RuleRun:
+    """Hits of a rule base over a window, and the rules that could not run."""
+
+    hits: ir.Table
+    rules: list[Rule]
+    #: rule id → why it was skipped
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+def rule_inputs(ds: Dataset, window: Window) -> RuleInputs:
+    """Window claims (materialised once) and lazy fee lines for the checks."""
+    x = prepare(ds, window, fees=False)
+    has_lines = "claim_items" in ds
+    return RuleInputs(
+        claims=x.claims,
+        lines=fee_lines(ds, x.claims) if has_lines else None,
+        repeated=repeated_trace_lines(ds, window) if has_lines else None,
+        registrations=x.registrations,
+        providers=ds.table("providers"),
+        window=window,
+    )
+
+
+def rule_hits(rule: Rule, x: RuleInputs) -> ir.Table:
+    """One rule's hits in the standard shape (:data:`HIT_COLUMNS`)."""
+    check = CHECKS[rule.check]
+    cand = check.func(rule, x)
+    if rule.amount is not None and rule.check not in ("line", "claim"):
+        # any check's amount can be redefined from its own columns
+        cand = cand.mutate(_amount=compile_expr(rule.amount, cand, rule.params))
+    cols: dict[str, ir.Value] = {}
+    for name, dtype in _STANDARD.items():
+        cols[name] = cand[name].cast(dtype) if name in cand.columns else ibis.null(dtype)
+    if check.level == "provider":
+        entity_type, entity_id = "provider", cand.provider_id.cast("string")
+    else:
+        entity_type, entity_id = "claim", cand.claim_id.cast("string")
+    evidence = [ibis.literal(f"{e}=").concat(as_text(cand[e])) for e in rule.evidence]
+    if rule.evidence:
+        missing = [e for e in rule.evidence if e not in cand.columns]
+        if missing:
+            raise KeyError(
+                f"rule {rule.id} ({rule.source}): evidence column(s) {', '.join(missing)} "
+                f"not available; columns here: {', '.join(sorted(cand.columns))}"
+            )
+    text = evidence[0] if evidence else ibis.literal("")
+    for e in evidence[1:]:
+        text = text.concat(ibis.literal("; ")).concat(e)
+    return cand.select(
+        rule_id=ibis.literal(rule.id),
+        family=ibis.literal(rule.family),
+        result=ibis.literal(rule.result),
+        severity=ibis.literal(rule.severity),
+        entity_type=ibis.literal(entity_type),
+        entity_id=entity_id,
+        **cols,
+        amount=cand._amount.cast("float64").fill_null(0.0).round(2),
+        message_zh=render(rule.message.zh, cand, rule.params),
+        message_en=render(rule.message.en, cand, rule.params),
+        evidence=text,
+    )
+
+
+def apply_rules(ds: Dataset, window: Window, rules: Sequence[Rule]) -> RuleRun:
+    """Run ``rules`` over ``window`` of ``ds``; the hits are materialised in the engine."""
+    started = time.perf_counter()
+    x = rule_inputs(ds, window)
+    present = {
+        "lines": x.lines is not None,
+        "repeated": x.repeated is not None,
+        "registrations": x.registrations is not None,
+    }
+    runnable, skipped = [], {}
+    for rule in rules:
+        lacking = [n for n in CHECKS[rule.check].needs if not present[n]]
+        if lacking:
+            table = {"lines": "claim_items", "repeated": "claim_items"}.get(lacking[0], "")
+            skipped[rule.id] = f"needs {table or 'chronic_registrations'}"
+        else:
+            runnable.append(rule)
+    parts = [rule_hits(rule, x) for rule in runnable]
+    if parts:
+        union = parts[0] if len(parts) == 1 else ibis.union(*parts, distinct=False)
+    else:
+        union = _empty_hits()
+    hits = ds.con.create_table("rule_hits", union, overwrite=True)
+    n = hits.count().execute()
+    log.info(
+        "rules: %d run, %d skipped, %s hits (%.1f s)",
+        len(runnable),
+        len(skipped),
+        f"{n:,}",
+        time.perf_counter() - started,
+    )
+    for rid, why in skipped.items():
+        log.warning("rule %s skipped: %s", rid, why)
+    return RuleRun(hits, list(runnable), skipped)
+
+
+def _empty_hits() -> ir.Table:
+    schema = {c: "string" for c in HIT_COLUMNS}
+    schema.update(line_no="int64", occurred="timestamp", amount="float64")
+    return ibis.memtable({c: [] for c in HIT_COLUMNS}, schema=ibis.schema(schema))
+
+
+# ------------------------------------------------------------------ aggregates
+
+KEYS = {"patient": "patient_id", "provider": "provider_id", "doctor": "doctor_id"}
+
+
+def families(rules: Sequence[Rule]) -> dict[str, Rule]:
+    """One representative rule per family, in rule order (for names)."""
+    out: dict[str, Rule] = {}
+    for r in rules:
+        out.setdefault(r.family, r)
+    return out
+
+
+def rule_features(rules: Sequence[Rule], entity: str) -> list[Feature]:
+    """Registry entries of the per-entity rule aggregates, for explanations and reports."""
+    out = [
+        Feature(
+            "rule_definite_hits",
+            entity,  # type: ignore[arg-type]
+            "rules",
+            "明确违规规则命中数",
+            "definite rule violations",
+            "次",
+        )
+    ]
+    for fam, r in families(rules).items():
+        out.append(
+            Feature(
+                f"rule_{fam}_hits",
+                entity,  # type: ignore[arg-type]
+                "rules",
+                f"{r.family_name.zh}规则命中数",
+                f"rule hits: {r.family_name.en}",
+                "次",
+            )
+        )
+        out.append(
+            Feature(
+                f"rule_{fam}_amount",
+                entity,  # type: ignore[arg-type]
+                "rules",
+                f"{r.family_name.zh}违规金额",
+                f"amount in violation: {r.family_name.en}",
+                "元",
+            )
+        )
+    return out
+
+
+def rule_aggregates(hits: ir.Table, rules: Sequence[Rule], entity: str) -> ir.Table:
+    """Hits and amounts per rule family for each ``entity`` (patient, provider, doctor)
+    that has any; entities without hits are absent (join with a fill of 0)."""
+    key = KEYS[entity]
+    h = hits.filter(hits[key].notnull())
+    aggs: dict[str, ir.Value] = {
+        "rule_definite_hits": (h.result == "definite").ifelse(1, 0).sum(),
+    }
+    for fam in families(rules):
+        mine = h.family == fam
+        aggs[f"rule_{fam}_hits"] = mine.ifelse(1, 0).sum()
+        aggs[f"rule_{fam}_amount"] = mine.ifelse(h.amount, 0.0).sum()
+    return h.group_by(key).agg(**aggs)
+
+
+def with_rule_aggregates(
+    profile: ir.Table, hits: ir.Table, rules: Sequence[Rule], entity: str
+) -> ir.Table:
+    """``profile`` with its entity's rule aggregates (0 where no rule fired)."""
+    key = KEYS[entity]
+    agg = rule_aggregates(hits, rules, entity)
+    joined = profile.left_join(agg, key)
+    joined = joined.drop(*[c for c in joined.columns if c.endswith("_right")])
+    return joined.mutate(**{c: joined[c].fill_null(0) for c in agg.columns if c != key})
+
+
+# ------------------------------------------------------------------ national shape
+
+
+def to_national(hits: ir.Table, rules: Sequence[Rule]) -> ir.Table:
+    """Hits as the national pre/in-process review result (事前事中审核结果).
+
+    ``rule_id, rule_name, vola_cont, patn_id, mdtrt_id, vola_amt, sev_deg, vola_evid,
+    vola_bhvr_type`` plus the fee line (``det_item_no``). ``sev_deg`` carries the rule's
+    severity in Chinese (严重/一般/轻微); ``vola_evid`` is the rule's policy basis;
+    ``vola_bhvr_type`` is the rule's family. ``jr_id`` is a stable hash of the hit.
+    """
+    by_id = {r.id: r for r in rules}
+    names = ibis.cases(*[(hits.rule_id == rid, r.name.zh) for rid, r in by_id.items()], else_="")
+    basis = ibis.cases(*[(hits.rule_id == rid, r.basis.zh) for rid, r in by_id.items()], else_="")
+    sev = ibis.cases(*[(hits.severity == k, v) for k, v in SEVERITIES.items()], else_="")
+    jr = (
+        hits.rule_id.concat("|")
+        .concat(hits.entity_id.fill_null(""))
+        .concat("|")
+        .concat(hits.line_no.cast("string").fill_null(""))
+    )
+    return hits.select(
+        jr_id=jr.hash().cast("string"),
+        rule_id=hits.rule_id,
+        rule_name=names,
+        vola_cont=hits.message_zh,
+        patn_id=hits.patient_id,
+        mdtrt_id=hits.claim_id,
+        det_item_no=hits.line_no,
+        vola_amt=hits.amount,
+        sev_deg=sev,
+        vola_evid=basis,
+        vola_bhvr_type=hits.family,
+        evidence=hits.evidence,
+    )
+
+
+def fingerprint(rules: Sequence[Rule]) -> str:
+    """A short hash of the rule base (ids, checks, params, conditions)."""
+    h = hashlib.sha256()
+    for r in rules:
+        h.update(repr((r.id, r.check, sorted(r.params.items()), r.where, r.amount)).encode())
+    return h.hexdigest()[:16]
