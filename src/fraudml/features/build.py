@@ -22,6 +22,7 @@ PEER_GROUPS: dict[str, list[str]] = {
     "patient": ["age_band", "gender", "insurance_type"],
     "provider": ["provider_type", "level"],
     "doctor": ["department"],
+    "stay": ["level", "diagnosis_group"],
 }
 
 
@@ -36,7 +37,7 @@ class Profiles:
 
 
 def build_profiles(ds: Dataset, window: Window) -> Profiles:
-    """Patient, provider and doctor profiles of ``window``.
+    """Patient, provider, doctor and inpatient-stay profiles of ``window``.
 
     The window's enriched claims (with their fee-line summary) are computed once into a
     temporary engine table by :func:`prepare`; the profiles themselves stay lazy

@@ -30,7 +30,7 @@ computed and are listed in `profiles.json` (never zero-filled).
 
 def render() -> str:
     parts = [HEADER.format(version=FEATURE_SET_VERSION)]
-    for entity in ("patient", "provider", "doctor"):
+    for entity in ("patient", "provider", "doctor", "stay"):
         groups = " × ".join(PEER_GROUPS[entity])
         parts.append(f"\n## {entity} (peers: {groups})\n")
         parts.append("| feature | 中文 | English | unit | family | peer | needs |")

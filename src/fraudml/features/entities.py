@@ -16,8 +16,14 @@ CONTEXT = {
     "patient": ("age_band", "gender", "insurance_type"),
     "provider": ("provider_type", "level"),
     "doctor": ("department", "provider_id"),
+    "stay": ("patient_id", "provider_id", "level", "diagnosis_group", "admit_time"),
 }
-KEYS = {"patient": "patient_id", "provider": "provider_id", "doctor": "doctor_id"}
+KEYS = {
+    "patient": "patient_id",
+    "provider": "provider_id",
+    "doctor": "doctor_id",
+    "stay": "claim_id",
+}
 
 
 def _n(cond: ir.BooleanValue) -> ir.IntegerScalar:
@@ -277,4 +283,68 @@ def doctor_profile(x: Inputs) -> ir.Table:
     return prof
 
 
-BUILDERS = {"patient": patient_profile, "provider": provider_profile, "doctor": doctor_profile}
+def stay_profile(x: Inputs) -> ir.Table:
+    """One row per inpatient claim (stay) admitted in the window."""
+    c = x.claims
+    stays = _stays(c)
+    base = stays.select(
+        "claim_id",
+        "patient_id",
+        "provider_id",
+        "level",
+        "admit_time",
+        diagnosis_group=stays.diagnosis_code.fill_null("").substr(0, 3),
+        los_days=stays.los,
+        total_amount=stays.total_amount,
+        fund_paid=stays.fund_paid,
+        fees_per_day=stays.total_amount / ibis.greatest(stays.los, 1),
+        readmission_15d=stays.readmit.ifelse(1, 0),
+        age=stays.age,
+    )
+    a = stays.select("claim_id", "patient_id", "admit_time", "discharge_time")
+    b = a.view()
+    overlap = a.inner_join(
+        b,
+        [
+            a.patient_id == b.patient_id,
+            a.claim_id != b.claim_id,
+            a.admit_time < b.discharge_time,
+            b.admit_time < a.discharge_time,
+        ],
+    ).select(claim_id=a.claim_id, other=b.claim_id)
+    overlap = overlap.group_by("claim_id").agg(overlapping_stays=overlap.other.nunique())
+    visits = c.filter(c.visit_type.isin(["outpatient", "pharmacy", "emergency"])).select(
+        "patient_id", visit_time="admit_time", visit_id="claim_id"
+    )
+    during = a.inner_join(
+        visits,
+        [
+            a.patient_id == visits.patient_id,
+            visits.visit_time > a.admit_time,
+            visits.visit_time < a.discharge_time,
+        ],
+    ).select(claim_id=a.claim_id, visit_id=visits.visit_id)
+    during = during.group_by("claim_id").agg(claims_during_stay=during.visit_id.nunique())
+    prof = attach(attach(base, overlap, "claim_id"), during, "claim_id")
+    if x.fees is not None:
+        f = x.fees
+        fees = f.select(
+            "claim_id",
+            n_lines=f.n_lines,
+            drug_share=_share(f.drug_amount, f.fees),
+            exam_lab_share=_share(f.exam_lab_amount, f.fees),
+            material_share=_share(f.material_amount, f.fees),
+            restricted_item_hits=f.breach_lines,
+            fees_outside_stay=f.outside_stay_lines,
+            repeated_trace_lines=f.repeated_trace_lines,
+        )
+        prof = attach(prof, fees, "claim_id")
+    return prof
+
+
+BUILDERS = {
+    "patient": patient_profile,
+    "provider": provider_profile,
+    "doctor": doctor_profile,
+    "stay": stay_profile,
+}

@@ -12,10 +12,10 @@ from typing import Literal
 
 import pandas as pd
 
-Entity = Literal["patient", "provider", "doctor"]
+Entity = Literal["patient", "provider", "doctor", "stay"]
 
 #: Bump when a feature's definition changes: models record it and refuse a mismatch.
-FEATURE_SET_VERSION = "1"
+FEATURE_SET_VERSION = "2"
 
 
 @dataclass(frozen=True)
@@ -444,6 +444,98 @@ FEATURES: tuple[Feature, ...] = (
         "catalog",
         "违反目录限定行数",
         "fee lines breaking a catalog restriction",
+        "行",
+        needs=ITEMS,
+    ),
+    # ---------------------------------------------------------------- stay (inpatient claim)
+    _F("los_days", "stay", "inpatient", "住院天数", "length of stay", "天", peer=True),
+    _F(
+        "total_amount", "stay", "inpatient", "住院总费用", "total fees of the stay", "元", peer=True
+    ),
+    _F(
+        "fund_paid", "stay", "inpatient", "统筹基金支付", "paid by the pooled fund", "元", peer=True
+    ),
+    _F("fees_per_day", "stay", "inpatient", "日均费用", "fees per day of stay", "元", peer=True),
+    _F(
+        "readmission_15d",
+        "stay",
+        "inpatient",
+        "出院15天内同机构再入院",
+        "readmitted within 15 days of a discharge at the same provider",
+        "是/否",
+    ),
+    _F("age", "stay", "inpatient", "年龄", "age at admission", "岁", direction="both"),
+    _F(
+        "overlapping_stays",
+        "stay",
+        "inpatient",
+        "与之重叠的住院数",
+        "other stays overlapping it",
+        "次",
+    ),
+    _F(
+        "claims_during_stay",
+        "stay",
+        "inpatient",
+        "住院期间门诊/购药次数",
+        "outpatient or pharmacy claims during the stay",
+        "次",
+    ),
+    _F("n_lines", "stay", "inpatient", "费用明细行数", "fee lines", "行", needs=ITEMS, peer=True),
+    _F(
+        "drug_share",
+        "stay",
+        "inpatient",
+        "药占比",
+        "drug share of fees",
+        "比例",
+        needs=ITEMS,
+        peer=True,
+    ),
+    _F(
+        "exam_lab_share",
+        "stay",
+        "inpatient",
+        "检查检验占比",
+        "exam and lab share of fees",
+        "比例",
+        needs=ITEMS,
+        peer=True,
+    ),
+    _F(
+        "material_share",
+        "stay",
+        "inpatient",
+        "耗材占比",
+        "material share of fees",
+        "比例",
+        needs=ITEMS,
+        peer=True,
+    ),
+    _F(
+        "restricted_item_hits",
+        "stay",
+        "inpatient",
+        "违反目录限定行数",
+        "fee lines breaking a catalog restriction",
+        "行",
+        needs=ITEMS,
+    ),
+    _F(
+        "fees_outside_stay",
+        "stay",
+        "inpatient",
+        "住院期外费用行数",
+        "fee lines dated outside the stay",
+        "行",
+        needs=ITEMS,
+    ),
+    _F(
+        "repeated_trace_lines",
+        "stay",
+        "inpatient",
+        "重复追溯码行数",
+        "fee lines with a trace code settled before",
         "行",
         needs=ITEMS,
     ),

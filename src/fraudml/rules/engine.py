@@ -162,7 +162,7 @@ def _empty_hits() -> ir.Table:
 
 # ------------------------------------------------------------------ aggregates
 
-KEYS = {"patient": "patient_id", "provider": "provider_id", "doctor": "doctor_id"}
+KEYS = {"patient": "patient_id", "provider": "provider_id", "doctor": "doctor_id", "stay": "claim_id"}
 
 
 def families(rules: Sequence[Rule]) -> dict[str, Rule]:
