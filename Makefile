@@ -20,7 +20,7 @@ ARGS  ?=
 
 out_arg = $(if $(OUT),out=$(OUT))
 
-.PHONY: help setup demo data validate profiles rules train score test lint bench clean
+.PHONY: help setup demo data validate profiles rules train quality mlflow-ui score test lint bench clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -55,8 +55,14 @@ profiles: setup ## Build patient/provider/doctor profiles of DATA for FROM..UNTI
 rules: setup ## Run the rule base (conf/rules/*.yaml) on DATA for FROM..UNTIL; hits into OUT
 	$(FRAUDML) rules data.path=$(DATA) $(out_arg) $(if $(FROM),period.start=$(FROM)) $(if $(UNTIL),period.end=$(UNTIL)) $(ARGS)
 
-train: setup ## Train, evaluate and register models on DATA up to UNTIL
-	$(FRAUDML) train data.path=$(DATA) $(if $(UNTIL),period.end=$(UNTIL)) $(ARGS)
+train: setup ## Train, evaluate and register models on DATA up to UNTIL (MLflow; MLFLOW_TRACKING_URI honoured)
+	$(FRAUDML) train data.path=$(DATA) $(if $(FROM),period.start=$(FROM)) $(if $(UNTIL),period.end=$(UNTIL)) $(ARGS)
+
+quality: setup ## Measure the models on the committed synthetic city; writes docs/quality.md
+	$(BIN)/python -m fraudml.evaluate.quality
+
+mlflow-ui: setup ## Open the MLflow UI on the local tracking store (outputs/mlflow)
+	$(BIN)/mlflow ui --backend-store-uri $${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/outputs/mlflow/mlflow.db} --port 5000
 
 score: setup ## Score DATA for FROM..UNTIL into OUT (leads, scores, report)
 	$(FRAUDML) score data.path=$(DATA) $(out_arg) $(if $(FROM),period.start=$(FROM)) $(if $(UNTIL),period.end=$(UNTIL)) $(ARGS)

@@ -23,6 +23,7 @@ PEER_GROUPS: dict[str, list[str]] = {
     "provider": ["provider_type", "level"],
     "doctor": ["department"],
     "stay": ["level", "diagnosis_group"],
+    "visit": ["visit_type", "department"],
 }
 
 
@@ -37,7 +38,7 @@ class Profiles:
 
 
 def build_profiles(ds: Dataset, window: Window) -> Profiles:
-    """Patient, provider, doctor and inpatient-stay profiles of ``window``.
+    """Patient, provider, doctor, inpatient-stay and visit profiles of ``window``.
 
     The window's enriched claims (with their fee-line summary) are computed once into a
     temporary engine table by :func:`prepare`; the profiles themselves stay lazy

@@ -22,15 +22,16 @@ of the peer group) and `<name>__peer_z`, a robust z-score against it
 computed and are listed in `profiles.json` (never zero-filled).
 
 `make profiles` also runs the rule base ([rules.md](rules.md)) and adds to every profile
-`rule_definite_hits` and, per rule family, `rule_<family>_hits` and `rule_<family>_amount`
-(hits and violation amounts of the entity's claims; 0 where no rule fired), named in
-`profiles.json`; `ARGS="rules.join=false"` leaves them out.
+`rule_definite_hits`, `rule_severity_score` (hits weighted by severity: high 1, medium
+0.6, low 0.3, suspicious hits half) and, per rule family, `rule_<family>_hits` and
+`rule_<family>_amount` (hits and violation amounts of the entity's claims; 0 where no
+rule fired), named in `profiles.json`; `ARGS="rules.join=false"` leaves them out.
 """
 
 
 def render() -> str:
     parts = [HEADER.format(version=FEATURE_SET_VERSION)]
-    for entity in ("patient", "provider", "doctor", "stay"):
+    for entity in ("patient", "provider", "doctor", "stay", "visit"):
         groups = " × ".join(PEER_GROUPS[entity])
         parts.append(f"\n## {entity} (peers: {groups})\n")
         parts.append("| feature | 中文 | English | unit | family | peer | needs |")

@@ -17,12 +17,14 @@ CONTEXT = {
     "provider": ("provider_type", "level"),
     "doctor": ("department", "provider_id"),
     "stay": ("patient_id", "provider_id", "level", "diagnosis_group", "admit_time"),
+    "visit": ("patient_id", "provider_id", "doctor_id", "visit_type", "department", "admit_time"),
 }
 KEYS = {
     "patient": "patient_id",
     "provider": "provider_id",
     "doctor": "doctor_id",
     "stay": "claim_id",
+    "visit": "claim_id",
 }
 
 
@@ -342,9 +344,56 @@ def stay_profile(x: Inputs) -> ir.Table:
     return prof
 
 
+def visit_profile(x: Inputs) -> ir.Table:
+    """One row per outpatient, emergency, chronic-disease or pharmacy claim (a visit)."""
+    c = x.claims
+    visits = c.filter(c.visit_type != "inpatient")
+    week = ibis.window(
+        group_by=visits.patient_id,
+        order_by=visits.admit_time,
+        range=(-ibis.interval(seconds=7 * 86400 - 1), ibis.interval(seconds=0)),
+    )
+    day = ibis.window(group_by=[visits.patient_id, visits.day])
+    base = visits.select(
+        "claim_id",
+        "patient_id",
+        "provider_id",
+        "doctor_id",
+        "visit_type",
+        "department",
+        "admit_time",
+        total_amount=visits.total_amount,
+        fund_paid=visits.fund_paid,
+        account_share=_share(visits.account_paid, visits.total_amount),
+        night=visits.night.ifelse(1, 0),
+        weekend=visits.weekend.ifelse(1, 0),
+        out_of_region=visits.out_of_region.fill_null(False).ifelse(1, 0),
+        age=visits.age,
+        patient_claims_7d=visits.count().over(week),
+        patient_providers_day=visits.provider_id.nunique().over(day),
+    )
+    if x.fees is None:
+        return base
+    f = x.fees
+    fees = f.select(
+        "claim_id",
+        n_lines=f.n_lines,
+        drug_share=_share(f.drug_amount, f.fees),
+        expensive_drug_share=_share(f.expensive_drug_amount, f.drug_amount),
+        exam_lab_lines=f.exam_lab_lines,
+        exam_lab_share=_share(f.exam_lab_amount, f.fees),
+        material_share=_share(f.material_amount, f.fees),
+        price_to_cap=_share(f.price_to_cap_sum, f.price_to_cap_n),
+        restricted_item_hits=f.breach_lines,
+        repeated_trace_lines=f.repeated_trace_lines,
+    )
+    return attach(base, fees, "claim_id")
+
+
 BUILDERS = {
     "patient": patient_profile,
     "provider": provider_profile,
     "doctor": doctor_profile,
     "stay": stay_profile,
+    "visit": visit_profile,
 }

@@ -162,7 +162,18 @@ def _empty_hits() -> ir.Table:
 
 # ------------------------------------------------------------------ aggregates
 
-KEYS = {"patient": "patient_id", "provider": "provider_id", "doctor": "doctor_id", "stay": "claim_id"}
+#: Weight of one hit by severity in ``rule_severity_score``; a suspicious (可疑) hit counts
+#: ``SUSPICIOUS_FACTOR`` of a definite (明确违规) one.
+SEVERITY_WEIGHTS = {"high": 1.0, "medium": 0.6, "low": 0.3}
+SUSPICIOUS_FACTOR = 0.5
+
+KEYS = {
+    "patient": "patient_id",
+    "provider": "provider_id",
+    "doctor": "doctor_id",
+    "stay": "claim_id",
+    "visit": "claim_id",
+}
 
 
 def families(rules: Sequence[Rule]) -> dict[str, Rule]:
@@ -183,7 +194,15 @@ def rule_features(rules: Sequence[Rule], entity: str) -> list[Feature]:
             "明确违规规则命中数",
             "definite rule violations",
             "次",
-        )
+        ),
+        Feature(
+            "rule_severity_score",
+            entity,  # type: ignore[arg-type]
+            "rules",
+            "规则命中严重度加权分",
+            "rule hits weighted by severity (high 1, medium 0.6, low 0.3; suspicious half)",
+            "分",
+        ),
     ]
     for fam, r in families(rules).items():
         out.append(
@@ -214,8 +233,12 @@ def rule_aggregates(hits: ir.Table, rules: Sequence[Rule], entity: str) -> ir.Ta
     that has any; entities without hits are absent (join with a fill of 0)."""
     key = KEYS[entity]
     h = hits.filter(hits[key].notnull())
+    weight = ibis.cases(
+        *[(h.severity == sev, w) for sev, w in SEVERITY_WEIGHTS.items()], else_=0.0
+    ) * (h.result == "definite").ifelse(1.0, SUSPICIOUS_FACTOR)
     aggs: dict[str, ir.Value] = {
         "rule_definite_hits": (h.result == "definite").ifelse(1, 0).sum(),
+        "rule_severity_score": weight.sum(),
     }
     for fam in families(rules):
         mine = h.family == fam

@@ -1,0 +1,91 @@
+"""Model inputs: a window's profiles with rule aggregates as frames, and labels as of a date.
+
+This is where results leave the engine: profiles are computed and joined in DuckDB and
+converted to pandas once, for the model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import pandas as pd
+
+from fraudml.features import FEATURES, Window, build_profiles, materialise
+from fraudml.features.entities import KEYS
+from fraudml.io.load import Dataset
+from fraudml.rules import Rule, apply_rules, with_rule_aggregates
+
+#: in training order: claim-level and patient models first, so that providers and doctors
+#: can be seen through the risk of their claims and patients (``models.network``)
+ENTITIES = ("patient", "stay", "visit", "provider", "doctor")
+#: the labels' entity_type for each modelled entity (stays and visits are claims)
+LABEL_TYPES = {
+    "patient": "patient",
+    "provider": "provider",
+    "doctor": "doctor",
+    "stay": "claim",
+    "visit": "claim",
+}
+
+
+def entity_frames(ds: Dataset, window: Window, rules: Sequence[Rule]) -> dict[str, pd.DataFrame]:
+    """Profiles of ``window`` with per-family rule aggregates, one frame per entity type,
+    indexed by the entity key and sorted by it."""
+    tables = materialise(ds, build_profiles(ds, window))
+    run = apply_rules(ds, window, rules)
+    out = {}
+    for entity, table in tables.items():
+        joined = with_rule_aggregates(table, run.hits, run.rules, entity)
+        frame = joined.to_pandas().set_index(KEYS[entity]).sort_index()
+        frame.index = frame.index.astype(str)
+        out[entity] = frame
+    return out
+
+
+def model_columns(frame: pd.DataFrame, entity: str) -> tuple[list[str], list[str]]:
+    """The supervised model's inputs and the anomaly model's inputs in ``frame``.
+
+    Supervised: every registered feature, its peer z-score, the rule aggregates and (for
+    providers and doctors) the network features.
+    Anomaly: behaviour only, peer-normalised where a peer version exists (the raw
+    value otherwise); rule hits stay out so the forest measures behaviour, not rules.
+    """
+    registered = [f for f in FEATURES if f.entity == entity and f.name in frame.columns]
+    supervised = [f.name for f in registered]
+    supervised += [f"{f.name}__peer_z" for f in registered if f"{f.name}__peer_z" in frame]
+    supervised += [c for c in frame.columns if c.startswith(("rule_", "net_"))]
+    anomaly = [f"{f.name}__peer_z" if f"{f.name}__peer_z" in frame else f.name for f in registered]
+    return supervised, anomaly
+
+
+def labels_as_of(
+    labels: pd.DataFrame | None, entity: str, decided_before: datetime | None
+) -> pd.DataFrame:
+    """Positive labels of ``entity`` known before ``decided_before`` (all when ``None``).
+
+    Returns a frame indexed by entity id with ``label`` (1) and ``scheme``. A label
+    without a decision date counts only when no cut-off is given: when it became known
+    cannot be shown, so it is never used for training.
+    """
+    empty = pd.DataFrame({"label": pd.Series(dtype=int), "scheme": pd.Series(dtype=str)})
+    if labels is None or labels.empty:
+        return empty
+    mine = labels[(labels.entity_type == LABEL_TYPES[entity]) & (labels.label == 1)]
+    if decided_before is not None:
+        decided = pd.to_datetime(mine.decided_at)
+        mine = mine[decided.notna() & (decided < pd.Timestamp(decided_before))]
+    if mine.empty:
+        return empty
+    mine = mine.sort_values(["entity_id", "decided_at"]).drop_duplicates("entity_id")
+    out = pd.DataFrame(
+        {"label": 1, "scheme": mine.scheme.fillna("unknown").astype(str).to_numpy()},
+        index=mine.entity_id.astype(str).to_numpy(),
+    )
+    return out
+
+
+def target(frame: pd.DataFrame, positives: pd.DataFrame) -> pd.Series:
+    """1 for entities of ``frame`` among ``positives``, else 0 (unlabelled = not known
+    to be fraud)."""
+    return pd.Series(frame.index.isin(positives.index).astype(int), index=frame.index)
