@@ -39,8 +39,23 @@ def entity_frames(ds: Dataset, window: Window, rules: Sequence[Rule]) -> dict[st
         joined = with_rule_aggregates(table, run.hits, run.rules, entity)
         frame = joined.to_pandas().set_index(KEYS[entity]).sort_index()
         frame.index = frame.index.astype(str)
-        out[entity] = frame
+        out[entity] = reproducible(frame)
     return out
+
+
+def reproducible(frame: pd.DataFrame) -> pd.DataFrame:
+    """Float columns rounded to single precision (about 7 significant digits).
+
+    The engine sums doubles in parallel, in an order that changes from run to run, so
+    the last bits of a sum differ between runs; tree models can turn such differences
+    into different splits. Rounding to single precision makes the same data give the same
+    model inputs, and so the same scores, run after run.
+    """
+    floats = frame.select_dtypes("floating").columns
+    if len(floats):
+        frame = frame.copy()
+        frame[floats] = frame[floats].astype("float32").astype("float64")
+    return frame
 
 
 def model_columns(frame: pd.DataFrame, entity: str) -> tuple[list[str], list[str]]:

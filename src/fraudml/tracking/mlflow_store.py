@@ -128,7 +128,7 @@ def promote(name: str, version: str, metric: float, *, force: bool = False) -> t
         current = client.get_model_version_by_alias(name, CHAMPION)
     except MlflowException:
         current = None
-    if current is not None and current.version == version:
+    if current is not None and str(current.version) == str(version):
         return False, f"version {version} already is the champion"
     best = float("nan")
     if current is not None:

@@ -1,0 +1,273 @@
+"""Models: scikit-learn conventions, metrics on hand-built rankings, time splits, labels as
+of UNTIL, reproducibility, every config instantiates, and the champion alias."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from fraudml import load_dataset
+from fraudml.cli.common import load_rule_base
+from fraudml.cli.main import conf_dir, main
+from fraudml.config import register
+from fraudml.evaluate.metrics import precision_recall_at_k, ranking_metrics, recall_at_k_by_scheme
+from fraudml.features import FEATURE_SET_VERSION
+from fraudml.models import ProfileIsolationForest, RiskClassifier
+from fraudml.models.frames import labels_as_of
+from fraudml.models.risk import fit_entity, score_frame
+from fraudml.models.training import time_split, train_and_evaluate
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@parametrize_with_checks(
+    [
+        ProfileIsolationForest(n_estimators=20, random_state=0),
+        RiskClassifier(n_estimators=30, early_stopping_rounds=0, calibration=None, random_state=0),
+        RiskClassifier(n_estimators=30, early_stopping_rounds=5, random_state=0),
+    ],
+    expected_failed_checks=lambda est: (
+        {
+            "check_class_weight_classifiers": "early stopping and calibration hold out the "
+            "last quarter of the rows, which the check's accuracy threshold does not expect"
+        }
+        if isinstance(est, RiskClassifier) and est.early_stopping_rounds
+        else {}
+    ),
+)
+def test_scikit_learn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+def test_precision_and_recall_at_k_on_a_hand_built_ranking():
+    y = np.array([1, 0, 1, 0, 0, 1])
+    score = np.array([0.9, 0.8, 0.7, 0.1, 0.1, 0.05])
+    assert precision_recall_at_k(y, score, 2) == (0.5, 1 / 3)
+    assert precision_recall_at_k(y, score, 3) == (2 / 3, 2 / 3)
+    m = ranking_metrics(y, score, 3)
+    assert m["ap"] == pytest.approx((1 + 2 / 3 + 3 / 6) / 3)
+    assert (m["positives"], m["n"], m["k"]) == (3, 6, 3)
+    schemes = pd.Series(["a", None, "b", None, None, "b"])
+    assert recall_at_k_by_scheme(y, score, schemes, 3) == {"a": 1.0, "b": 0.5}
+    # ties keep their order: the first of two equal scores ranks first
+    assert precision_recall_at_k(np.array([0, 1]), np.array([0.5, 0.5]), 1) == (0.0, 0.0)
+
+
+def test_time_split_dates_and_refusal():
+    s = time_split(
+        datetime(2024, 1, 1, 8),
+        datetime(2024, 12, 31, 22),
+        None,
+        validation_days=60,
+        gap_days=10,
+        eval_days=None,
+    )
+    assert s.as_dict() == {
+        "start": "2024-01-01",
+        "fit_end": "2024-06-22",  # 60 validation days before label_end
+        "label_end": "2024-08-21",  # 10 days of label delay before UNTIL
+        "until": "2024-08-31",  # two thirds into the period
+        "eval_end": None,
+    }
+    with pytest.raises(ValueError, match="leaves no fitting window"):
+        time_split(
+            datetime(2024, 1, 1),
+            datetime(2024, 3, 1),
+            datetime(2024, 2, 1),
+            validation_days=60,
+            gap_days=0,
+            eval_days=None,
+        )
+
+
+def test_labels_are_used_only_as_of_their_decision_date():
+    labels = pd.DataFrame(
+        {
+            "entity_type": ["patient", "patient", "patient", "claim", "patient"],
+            "entity_id": ["A", "B", "C", "A", "D"],
+            "label": [1, 1, 0, 1, 1],
+            "scheme": ["x", "y", None, "z", "w"],
+            "decided_at": ["2024-05-01", "2024-09-01", "2024-01-01", "2024-01-01", None],
+        }
+    )
+    known = labels_as_of(labels, "patient", datetime(2024, 6, 1))
+    assert list(known.index) == ["A"]  # B decided later, C negative, D undated
+    assert sorted(labels_as_of(labels, "patient", None).index) == ["A", "B", "D"]
+    assert list(labels_as_of(labels, "stay", datetime(2024, 6, 1)).index) == ["A"]
+
+
+def _fit_small(seed: int):
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(rng.normal(size=(300, 3)), columns=["a", "b", "c"])
+    frame["rule_severity_score"] = 0.0
+    y = pd.Series((frame.a + rng.normal(scale=0.5, size=300) > 1.2).astype(int))
+    return frame, y
+
+
+def test_rule_hits_lift_the_risk_and_scores_are_reproducible():
+    frame, y = _fit_small(1)
+    kwargs = dict(
+        anomaly=ProfileIsolationForest(n_estimators=50, random_state=3),
+        supervised=RiskClassifier(n_estimators=60, random_state=3),
+        features=["a", "b", "c"],
+        anomaly_features=["a", "b", "c"],
+        min_positives=5,
+        feature_set_version="t",
+    )
+    one = fit_entity("patient", frame[:200], y[:200], frame[200:], y[200:], **kwargs)
+    two = fit_entity("patient", frame[:200], y[:200], frame[200:], y[200:], **kwargs)
+    pd.testing.assert_frame_equal(score_frame(one, frame), score_frame(two, frame))
+    lifted = frame.assign(rule_severity_score=1.0)
+    base, up = score_frame(one, frame), score_frame(one, lifted)
+    assert (up.risk > base.risk).all()
+    # one definite high-severity hit: rule part 1 − e⁻¹, lifting by half of it
+    expected = 1 - (1 - base.supervised) * (1 - 0.5 * (1 - np.exp(-1.0)))
+    np.testing.assert_allclose(up.risk, expected, rtol=1e-12)
+
+
+def test_too_few_positives_leave_the_anomaly_score_to_rank():
+    frame, y = _fit_small(2)
+    model = fit_entity(
+        "doctor",
+        frame[:200],
+        pd.Series(0, index=frame.index[:200]),
+        frame[200:],
+        y[200:],
+        anomaly=ProfileIsolationForest(n_estimators=20, random_state=0),
+        supervised=RiskClassifier(),
+        features=["a"],
+        anomaly_features=["a", "b"],
+        min_positives=5,
+        feature_set_version="t",
+    )
+    assert model.supervised is None and "0 labelled positives" in model.note
+    scored = score_frame(model, frame)
+    assert scored.supervised.isna().all()
+    assert np.all(np.diff(scored.sort_values("anomaly_score").risk.to_numpy()) >= 0)
+
+
+@pytest.mark.parametrize("group", ["model", "anomaly"])
+def test_every_model_config_composes_and_instantiates(group):
+    register()
+    names = sorted(p.stem for p in (ROOT / "conf" / group).glob("*.yaml"))
+    assert names
+    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
+        for name in names:
+            cfg = compose(config_name="train", overrides=[f"{group}={name}"])
+            est = instantiate(cfg[group], _convert_="all")
+            assert hasattr(est, "risk_score") and est.get_params()["random_state"] == cfg.seed
+
+
+def _small_training(root: Path):
+    rules = load_rule_base(None)
+    with load_dataset(root, memory_limit="1GB") as ds:
+        split = time_split(
+            datetime(2024, 1, 1),
+            datetime(2024, 12, 31),
+            datetime(2024, 9, 1),
+            validation_days=60,
+            gap_days=0,
+            eval_days=None,
+        )
+        return train_and_evaluate(
+            ds,
+            rules,
+            split,
+            anomaly=ProfileIsolationForest(n_estimators=50, random_state=7),
+            supervised=RiskClassifier(n_estimators=80, random_state=7),
+            capacity={"patient": 50, "provider": 5, "doctor": 10, "stay": 20, "visit": 100},
+            min_positives=10,
+        )
+
+
+@pytest.mark.slow
+def test_a_label_decided_after_until_changes_nothing(city_root, tmp_path):
+    """Same data, seed and config give identical scores; labels decided after UNTIL are
+    invisible to training, while the same labels dated before UNTIL do change it."""
+    reference = _small_training(city_root)
+    labels = pd.read_parquet(city_root / "labels.parquet")
+    labelled = set(labels[labels.entity_type == "patient"].entity_id)
+    fresh = [p for p in reference.scores["patient"].index if p not in labelled][:40]
+
+    def with_labels(decided: str) -> Path:
+        root = tmp_path / decided
+        shutil.copytree(city_root, root)
+        extra = pd.DataFrame(
+            {
+                "entity_type": "patient",
+                "entity_id": fresh,
+                "label": 1,
+                "scheme": "late",
+                "decided_at": pd.Timestamp(decided).date(),
+                "source": "test",
+            }
+        )
+        pd.concat([labels, extra]).to_parquet(root / "labels.parquet", index=False)
+        return root
+
+    late = _small_training(with_labels("2024-10-15"))
+    early = _small_training(with_labels("2024-05-15"))
+    for entity, scores in reference.scores.items():
+        cols = ["anomaly_score", "supervised", "risk"]
+        pd.testing.assert_frame_equal(scores[cols], late.scores[entity][cols])
+    changed = ~np.isclose(reference.scores["patient"].risk, early.scores["patient"].risk)
+    assert changed.any()
+
+
+@pytest.mark.slow
+def test_train_command_registers_champions_in_the_given_tracking_store(
+    city_root, tmp_path, monkeypatch
+):
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    from fraudml.tracking import mlflow_store as store
+
+    uri = f"sqlite:///{tmp_path / 'server.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    args = [
+        "train",
+        f"data.path={city_root}",
+        f"train.store={tmp_path / 'unused'}",
+        f"train.out={tmp_path / 'out'}",
+        "anomaly.n_estimators=50",
+        "model.n_estimators=80",
+    ]
+    assert main(args) == 0
+    mlflow.set_tracking_uri(uri)
+    client = MlflowClient(uri)
+    ns = store.namespace(city_root)
+    for entity in ("patient", "stay", "visit", "provider", "doctor"):
+        version = client.get_model_version_by_alias(store.model_name(ns, entity), "champion")
+        assert (
+            str(version.version) == "1"
+            and version.tags["feature_set_version"] == FEATURE_SET_VERSION
+        )
+    run = mlflow.search_runs(experiment_names=["fraudml"]).iloc[0]
+    assert run["tags.dataset_fingerprint"] and run["params.model.num_leaves"] == "31"
+    assert run["metrics.eval/patient/risk/ap"] > run["metrics.eval/patient/anomaly/ap"]
+    assert not (tmp_path / "unused").exists()  # the variable's store was used
+
+    # the champion moves only on improvement, or when forced
+    name = store.model_name(ns, "patient")
+    model, version = store.load_champion(name)
+    assert model.entity == "patient" and version == "1"
+    frame = pd.DataFrame({c: [0.0, 1.0] for c in model.inputs})
+    with mlflow.start_run():
+        worse = store.log_entity_model(model, frame, name, metric=0.01)
+        assert store.promote(name, worse, 0.01)[0] is False
+        better = store.log_entity_model(model, frame, name, metric=0.999)
+        assert store.promote(name, better, 0.999)[0] is True
+        forced = store.log_entity_model(model, frame, name, metric=0.5)
+        assert store.promote(name, forced, 0.5)[0] is False
+        assert store.promote(name, forced, 0.5, force=True)[0] is True
+    assert str(client.get_model_version_by_alias(name, "champion").version) == forced
+    assert store.namespace("/data/a/claims") != store.namespace("/data/b/claims")
