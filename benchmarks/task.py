@@ -43,6 +43,13 @@ def main() -> None:
             result = rules_bench.run_fraudml(Path(args[0]), Path(args[1]))
         else:
             result = rules_bench.run_sql(Path(args[1]))
+    elif func.startswith("train_"):
+        from benchmarks import train_bench
+
+        if func == "train_fraudml":
+            result = train_bench.run_fraudml(Path(args[0]), Path(args[1]))
+        else:
+            result = train_bench.run_plain(Path(args[0]))
     else:
         raise SystemExit(f"unknown task {func}")
     print(json.dumps(result))
