@@ -271,3 +271,31 @@ def test_train_command_registers_champions_in_the_given_tracking_store(
         assert store.promote(name, forced, 0.5, force=True)[0] is True
     assert str(client.get_model_version_by_alias(name, "champion").version) == forced
     assert store.namespace("/data/a/claims") != store.namespace("/data/b/claims")
+
+
+@pytest.mark.slow
+def test_cross_validation_mode_scores_every_entity_out_of_fold(city_root):
+    from fraudml.models.training import cross_validate
+
+    with load_dataset(city_root, memory_limit="1GB") as ds:
+        result = cross_validate(
+            ds,
+            load_rule_base(None),
+            folds=3,
+            seed=5,
+            anomaly=ProfileIsolationForest(n_estimators=30, random_state=5),
+            supervised=RiskClassifier(n_estimators=60, random_state=5),
+            capacity={"patient": 50, "provider": 5, "doctor": 10, "stay": 20, "visit": 100},
+            min_positives=10,
+        )
+    assert result.mode == "cv" and result.split is None
+    patient = result.scores["patient"]
+    # every patient, labelled ones included, got a score from models that did not see its
+    # label (labels without dates count here: that is what the mode is for)
+    labels = pd.read_parquet(city_root / "labels.parquet")
+    positives = set(labels[(labels.entity_type == "patient") & (labels.label == 1)].entity_id)
+    assert patient.risk.notna().all()
+    assert patient.label.sum() == len(positives & set(patient.index)) > 90
+    m = result.metrics.set_index(["entity", "method"])
+    assert m.loc[("patient", "risk"), "ap"] > m.loc[("patient", "baseline_fund_paid"), "ap"]
+    assert set(result.models) == {"patient", "stay", "visit", "provider", "doctor"}

@@ -21,7 +21,12 @@ from fraudml.features import FEATURE_SET_VERSION
 from fraudml.io import load_dataset
 from fraudml.io.atomic import atomic_directory, write_json
 from fraudml.io.errors import ContractError
-from fraudml.models.training import TrainingResult, time_split, train_and_evaluate
+from fraudml.models.training import (
+    TrainingResult,
+    cross_validate,
+    time_split,
+    train_and_evaluate,
+)
 from fraudml.rules.engine import fingerprint
 from fraudml.tracking import mlflow_store as store
 
@@ -97,6 +102,20 @@ def _shap(result: TrainingResult, folder: Path) -> None:
         shap_summary(values, X, model.features, f"{entity}: SHAP", folder / f"shap_{entity}.png")
 
 
+def _warn_undated_labels(ds) -> None:
+    if "labels" not in ds:
+        return
+    labels = ds.table("labels")
+    undated = labels.filter(labels.decided_at.isnull()).count().execute()
+    if undated:
+        log.warning(
+            "%s labels have no decided_at: time-based training cannot know when they became "
+            "known and leaves them out; for a labelled list without dates use "
+            "evaluate.mode=cv",
+            f"{undated:,}",
+        )
+
+
 def run(cfg: DictConfig) -> int:
     started = time.perf_counter()
     rules = load_rule_base(cfg.rules.files)
@@ -110,32 +129,37 @@ def run(cfg: DictConfig) -> int:
     ) as ds:
         if "labels" not in ds:
             log.warning("no labels table: only the anomaly models can be trained and evaluated")
-        claims = ds.table("claims")
-        first, last = claims.admit_time.min().execute(), claims.admit_time.max().execute()
-        first = since or first.to_pydatetime()
-        try:
-            split = time_split(
-                first,
-                last.to_pydatetime(),
-                until,
-                validation_days=int(cfg.evaluate.validation_days),
-                gap_days=int(cfg.evaluate.label_delay_days),
-                eval_days=cfg.evaluate.eval_days,
-            )
-        except ValueError as exc:
-            raise ContractError(str(exc)) from None
-        log.info("time split: %s", split.as_dict())
         anomaly = instantiate(cfg.anomaly, _convert_="all")
         supervised = instantiate(cfg.model, _convert_="all")
-        result = train_and_evaluate(
-            ds,
-            rules,
-            split,
+        common = dict(
             anomaly=anomaly,
             supervised=supervised,
             capacity=dict(cfg.evaluate.capacity),
             min_positives=int(cfg.train.min_positives),
         )
+        if cfg.evaluate.mode == "cv":
+            result = cross_validate(
+                ds, rules, folds=int(cfg.evaluate.folds), seed=int(cfg.seed), **common
+            )
+        elif cfg.evaluate.mode == "time":
+            _warn_undated_labels(ds)
+            claims = ds.table("claims")
+            first, last = claims.admit_time.min().execute(), claims.admit_time.max().execute()
+            try:
+                split = time_split(
+                    since or first.to_pydatetime(),
+                    last.to_pydatetime(),
+                    until,
+                    validation_days=int(cfg.evaluate.validation_days),
+                    gap_days=int(cfg.evaluate.label_delay_days),
+                    eval_days=cfg.evaluate.eval_days,
+                )
+            except ValueError as exc:
+                raise ContractError(str(exc)) from None
+            log.info("time split: %s", split.as_dict())
+            result = train_and_evaluate(ds, rules, split, **common)
+        else:
+            raise ContractError(f"evaluate.mode={cfg.evaluate.mode!r}: expected time or cv")
         fingerprint_ = ds.fingerprint
         dataset_path = ds.path
 
@@ -154,7 +178,11 @@ def run(cfg: DictConfig) -> int:
                 "namespace": ns,
                 "feature_set_version": FEATURE_SET_VERSION,
                 "rule_base": fingerprint(rules),
-                **{f"split.{k}": str(v) for k, v in split.as_dict().items()},
+                "evaluation_mode": result.mode,
+                **{
+                    f"split.{k}": str(v)
+                    for k, v in (result.split.as_dict() if result.split else {}).items()
+                },
             }
         )
         for row in result.metrics.itertuples():
@@ -194,7 +222,8 @@ def run(cfg: DictConfig) -> int:
                 {
                     "tracking_uri": uri,
                     "run_id": run_id,
-                    "split": split.as_dict(),
+                    "evaluation_mode": result.mode,
+                    "split": result.split.as_dict() if result.split else None,
                     "models": registered,
                     "notes": {e: m.note for e, m in result.models.items() if m.note},
                 },

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
+from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit
 
 from fraudml.evaluate.metrics import ranking_metrics, recall_at_k_by_scheme
 from fraudml.features import FEATURE_SET_VERSION, Window
@@ -111,7 +112,8 @@ def baseline_scores(frame: pd.DataFrame, entity: str) -> dict[str, pd.Series]:
 
 @dataclass
 class TrainingResult:
-    split: TimeSplit
+    #: the time split (``None`` in cross-validation mode)
+    split: TimeSplit | None
     models: dict[str, EntityModel]
     #: one row per entity type × method: ap, roc_auc, precision_at_k, recall_at_k, …
     metrics: pd.DataFrame
@@ -123,6 +125,8 @@ class TrainingResult:
     examples: dict[str, pd.DataFrame] = field(default_factory=dict)
     #: the supervised models' evaluation inputs (for SHAP summaries)
     explain_inputs: dict[str, np.ndarray] = field(default_factory=dict)
+    #: "time" (train before UNTIL, evaluate after) or "cv" (cross-validation by entity)
+    mode: str = "time"
 
 
 def train_and_evaluate(
@@ -183,40 +187,158 @@ def train_and_evaluate(
             window_scores["later"][entity] = score_frame(model, later)
 
         hindsight = labels_as_of(labels, entity, None)
-        y = target(evaluation, hindsight).to_numpy()
-        scheme = hindsight.scheme.reindex(evaluation.index)
         scored = score_frame(model, evaluation)
-        methods = {
-            "risk": scored["risk"],
-            "anomaly": scored["anomaly_score"],
-            "rules": evaluation["rule_severity_score"],
-            **baseline_scores(evaluation, entity),
-        }
-        if model.supervised is not None:
-            methods["supervised"] = scored["supervised"]
-        k = int(capacity.get(entity, 100))
-        for method, s in methods.items():
-            m = ranking_metrics(y, s.to_numpy(dtype=float), k)
-            rows.append({"entity": entity, "method": method, **m})
-            for name, r in recall_at_k_by_scheme(y, s.to_numpy(dtype=float), scheme, k).items():
-                scheme_rows.append(
-                    {"entity": entity, "method": method, "scheme": name, "recall_at_k": r}
-                )
+        _evaluate(entity, model, evaluation, scored, hindsight, capacity, rows, scheme_rows)
         if model.supervised is not None:
             explain[entity] = supervised_inputs(model, evaluation, scored["anomaly_score"])
-        scored["label"] = y
-        scored["scheme"] = scheme
         scores[entity] = scored
-        best = {r["method"]: r["ap"] for r in rows if r["entity"] == entity}
-        log.info(
-            "%-8s eval AP: risk %.3f, anomaly %.3f, best baseline %.3f (%d positives of %d)",
-            entity,
-            best["risk"],
-            best["anomaly"],
-            max(v for m, v in best.items() if m.startswith("baseline_")),
-            int(y.sum()),
-            len(y),
-        )
     return TrainingResult(
         split, models, pd.DataFrame(rows), pd.DataFrame(scheme_rows), scores, examples, explain
     )
+
+
+def _evaluate(
+    entity: str,
+    model: EntityModel,
+    frame: pd.DataFrame,
+    scored: pd.DataFrame,
+    hindsight: pd.DataFrame,
+    capacity: dict[str, int],
+    rows: list[dict],
+    scheme_rows: list[dict],
+) -> None:
+    """Metrics of every ranking of ``frame`` (risk, its parts, baselines), appended to
+    ``rows`` and ``scheme_rows``; ``scored`` gains the label and scheme."""
+    y = target(frame, hindsight).to_numpy()
+    scheme = hindsight.scheme.reindex(frame.index)
+    methods = {
+        "risk": scored["risk"],
+        "anomaly": scored["anomaly_score"],
+        "rules": frame["rule_severity_score"],
+        **baseline_scores(frame, entity),
+    }
+    if model.supervised is not None or scored["supervised"].notna().any():
+        methods["supervised"] = scored["supervised"]
+    k = int(capacity.get(entity, 100))
+    for method, s in methods.items():
+        m = ranking_metrics(y, s.to_numpy(dtype=float), k)
+        rows.append({"entity": entity, "method": method, **m})
+        for name, r in recall_at_k_by_scheme(y, s.to_numpy(dtype=float), scheme, k).items():
+            scheme_rows.append(
+                {"entity": entity, "method": method, "scheme": name, "recall_at_k": r}
+            )
+    scored["label"] = y
+    scored["scheme"] = scheme
+    best = {r["method"]: r["ap"] for r in rows if r["entity"] == entity}
+    log.info(
+        "%-8s AP: risk %.3f, anomaly %.3f, best baseline %.3f (%d positives of %d)",
+        entity,
+        best["risk"],
+        best["anomaly"],
+        max(v for m, v in best.items() if m.startswith("baseline_")),
+        int(y.sum()),
+        len(y),
+    )
+
+
+def cross_validate(
+    ds: Dataset,
+    rules: Sequence[Rule],
+    *,
+    folds: int,
+    seed: int,
+    anomaly: ProfileIsolationForest,
+    supervised: RiskClassifier,
+    capacity: dict[str, int],
+    min_positives: int,
+) -> TrainingResult:
+    """Stratified cross-validation by entity over the whole period.
+
+    Only for data whose labels carry no usable dates (a fraud list for a whole period):
+    every entity is scored by models that never saw its label (out of fold), metrics are
+    computed on those scores, and the registered models are then fitted on all entities.
+    Each fold holds out a stratified fifth of its training part for early stopping and
+    calibration. Time-based evaluation stays the default: it is what production sees.
+    """
+    log.warning(
+        "evaluation by stratified %d-fold cross-validation over entities: a mode for data "
+        "without usable label dates; scores can be optimistic where fraud drifts over time",
+        folds,
+    )
+    labels = ds.table("labels").to_pandas() if "labels" in ds else None
+    frames = entity_frames(ds, Window(), rules)
+    models: dict[str, EntityModel] = {}
+    rows, scheme_rows, scores, examples, explain = [], [], {}, {}, {}
+    networked = False
+    for entity in ENTITIES:
+        if entity in NETWORK_OWNERS and not networked:
+            frames = with_network_features(frames, scores)
+            networked = True
+        if entity not in frames or frames[entity].empty:
+            continue
+        frame = frames[entity]
+        features, anomaly_features = model_columns(frame, entity)
+        hindsight = labels_as_of(labels, entity, None)
+        y = target(frame, hindsight)
+        kwargs = dict(
+            anomaly=anomaly,
+            supervised=supervised,
+            features=features,
+            anomaly_features=anomaly_features,
+            min_positives=min_positives,
+            feature_set_version=FEATURE_SET_VERSION,
+        )
+        n_splits = int(min(folds, y.sum(), (1 - y).sum()))
+        oof = []
+        if n_splits >= 2:
+            outer = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+            for train_idx, test_idx in outer.split(frame, y):
+                fit_idx, later_idx = _inner_split(y.iloc[train_idx], seed)
+                part = frame.iloc[train_idx]
+                model = fit_entity(
+                    entity,
+                    part.iloc[fit_idx],
+                    y.iloc[train_idx].iloc[fit_idx],
+                    part.iloc[later_idx],
+                    y.iloc[train_idx].iloc[later_idx],
+                    **kwargs,
+                )
+                oof.append(score_frame(model, frame.iloc[test_idx]))
+        fit_idx, later_idx = _inner_split(y, seed)
+        model = fit_entity(
+            entity,
+            frame.iloc[fit_idx],
+            y.iloc[fit_idx],
+            frame.iloc[later_idx],
+            y.iloc[later_idx],
+            **kwargs,
+        )
+        if model.note:
+            log.warning("%s: %s", entity, model.note)
+        models[entity] = model
+        examples[entity] = frame[model.inputs].head(5)
+        scored = pd.concat(oof).reindex(frame.index) if oof else score_frame(model, frame)
+        _evaluate(entity, model, frame, scored, hindsight, capacity, rows, scheme_rows)
+        if model.supervised is not None:
+            explain[entity] = supervised_inputs(model, frame)
+        scores[entity] = scored
+    return TrainingResult(
+        None,
+        models,
+        pd.DataFrame(rows),
+        pd.DataFrame(scheme_rows),
+        scores,
+        examples,
+        explain,
+        mode="cv",
+    )
+
+
+def _inner_split(y: pd.Series, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of a stratified 80/20 split (all rows fit when a class is too rare)."""
+    every = np.arange(len(y))
+    if y.sum() < 2 or (1 - y).sum() < 2:
+        return every, every
+    splitter = StratifiedShuffleSplit(n_splits=1, test_size=0.2, random_state=seed)
+    fit_idx, later_idx = next(splitter.split(np.zeros(len(y)), y))
+    return np.sort(fit_idx), np.sort(later_idx)
