@@ -50,7 +50,10 @@ def _stays(c: ir.Table) -> ir.Table:
     """Inpatient stays with the previous discharge at the same provider (readmission)."""
     stays = c.filter(c.visit_type == "inpatient")
     prev = stays.discharge_time.lag().over(
-        ibis.window(group_by=[stays.patient_id, stays.provider_id], order_by=stays.admit_time)
+        ibis.window(
+            group_by=[stays.patient_id, stays.provider_id],
+            order_by=[stays.admit_time, stays.claim_id],
+        )
     )
     gap_days = stays.admit_time.delta(prev, unit="second") / 86400.0
     return stays.mutate(readmit=(gap_days <= 15).fill_null(False))
@@ -88,7 +91,7 @@ def patient_profile(x: Inputs) -> ir.Table:
         n_days=per_day.count(), days_multi_provider=_n(per_day.k >= 2)
     )
 
-    order = ibis.window(group_by=c.patient_id, order_by=c.admit_time)
+    order = ibis.window(group_by=c.patient_id, order_by=[c.admit_time, c.claim_id])
     w7 = ibis.window(
         group_by=c.patient_id,
         order_by=c.admit_time,
@@ -256,15 +259,24 @@ def _covisits(c: ir.Table) -> ir.Table:
     return repeated.group_by("provider_id").agg(covisit_pairs=repeated.count())
 
 
+def _most_frequent(c: ir.Table, key: str, column: str) -> ir.Table:
+    """Each ``key``'s most frequent ``column`` value; ties go to the smallest value, so
+    the answer (and the peer group it picks) is the same on every run."""
+    counts = c.group_by([key, column]).agg(_n=c.count())
+    order = ibis.window(group_by=counts[key], order_by=[ibis.desc(counts._n), counts[column]])
+    ranked = counts.mutate(_rank=ibis.row_number().over(order))
+    return ranked.filter(ranked._rank == 0).select(key, column)
+
+
 def doctor_profile(x: Inputs) -> ir.Table:
     c = x.claims.filter(x.claims.doctor_id.notnull())
     base = c.group_by("doctor_id").agg(
-        department=c.department.mode(),
-        provider_id=c.provider_id.mode(),
         n_claims=c.count(),
         n_patients=c.patient_id.nunique(),
         cost_per_visit=c.total_amount.mean(),
     )
+    base = attach(base, _most_frequent(c, "doctor_id", "department"), "doctor_id", fill=None)
+    base = attach(base, _most_frequent(c, "doctor_id", "provider_id"), "doctor_id", fill=None)
     per_day = c.group_by(["doctor_id", "day"]).agg(k=c.patient_id.nunique())
     daily = per_day.group_by("doctor_id").agg(patients_per_day=per_day.k.mean())
     prof = attach(base, daily, "doctor_id")

@@ -44,7 +44,8 @@ def entity_frames(ds: Dataset, window: Window, rules: Sequence[Rule]) -> dict[st
 
 
 def reproducible(frame: pd.DataFrame) -> pd.DataFrame:
-    """Float columns rounded to single precision (about 7 significant digits).
+    """Float columns rounded to 9 decimals and to single precision (about 7 significant
+    digits).
 
     The engine sums doubles in parallel, in an order that changes from run to run, so
     the last bits of a sum differ between runs; tree models can turn such differences
@@ -54,7 +55,8 @@ def reproducible(frame: pd.DataFrame) -> pd.DataFrame:
     floats = frame.select_dtypes("floating").columns
     if len(floats):
         frame = frame.copy()
-        frame[floats] = frame[floats].astype("float32").astype("float64")
+        # decimals settle values near zero, single precision the large ones
+        frame[floats] = frame[floats].round(9).astype("float32").astype("float64")
     return frame
 
 
