@@ -179,7 +179,7 @@ def bench_profiles(n_lines: int) -> list[str]:
         "",
         "| implementation | features | seconds | seconds per feature | peak memory (GiB) |",
         "|---|---:|---:|---:|---:|",
-        f"| fraudml: patient, provider and doctor profiles with peers | {n_all} registered, "
+        f"| fraudml: patient, provider, doctor, stay and visit profiles with peers | {n_all} registered, "
         f"{n_cols} feature columns | {ours.result['profiles_s']:.1f} | "
         f"{per_feature:.3f} per registered, {per_column:.3f} per column | "
         f"{ours.peak_gib:.2f} |",
