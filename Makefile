@@ -36,12 +36,13 @@ $(STAMP): requirements.lock pyproject.toml
 
 setup: $(STAMP) ## Create .venv and install the pinned dependencies (quick when done)
 
-demo: setup ## Run the main job end to end: simulate, validate, rules, profiles (more as issues land)
+demo: setup ## Run the main job end to end: simulate, validate, rules, profiles, train (score joins when it lands)
 	$(FRAUDML) simulate out=outputs/demo/data
 	$(FRAUDML) validate data.path=outputs/demo/data out=outputs/demo/validate
 	$(FRAUDML) rules data.path=outputs/demo/data out=outputs/demo/rules
 	$(FRAUDML) profiles data.path=outputs/demo/data out=outputs/demo/profiles
-	@echo "demo: simulate, validate, rules and profiles done (outputs/demo); train, score and report join as they land"
+	$(FRAUDML) train data.path=outputs/demo/data train.out=outputs/demo/train
+	@echo "demo: done (outputs/demo; models in the MLflow store outputs/mlflow, see make mlflow-ui); score and report join when they land"
 
 data: setup ## Generate a synthetic city (OUT=dir; ARGS="simulate=city" for 50,000 people)
 	$(FRAUDML) simulate $(out_arg) $(ARGS)

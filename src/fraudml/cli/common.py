@@ -8,7 +8,9 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from fraudml.features import Window
+from fraudml.io import load_dataset
 from fraudml.io.errors import ContractError
+from fraudml.io.load import Dataset
 from fraudml.rules import CHECKS, Rule, RuleSpecError, load_rules
 
 
@@ -43,3 +45,13 @@ def load_rule_base(files: list[str] | str | None) -> list[Rule]:
         return load_rules(paths, CHECKS)
     except RuleSpecError as exc:
         raise ContractError(f"rule base: {exc}") from None
+
+
+def open_dataset(cfg: DictConfig) -> Dataset:
+    """The configured dataset, validated, with the configured engine settings."""
+    return load_dataset(
+        cfg.data.path,
+        encoding=cfg.data.encoding,
+        memory_limit=cfg.engine.memory_limit,
+        threads=cfg.engine.threads,
+    )

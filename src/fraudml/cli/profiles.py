@@ -8,10 +8,9 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from fraudml.cli.common import load_rule_base, window_of
+from fraudml.cli.common import load_rule_base, open_dataset, window_of
 from fraudml.features import FEATURE_SET_VERSION, build_profiles, materialise
 from fraudml.features.entities import KEYS
-from fraudml.io import load_dataset
 from fraudml.io.atomic import atomic_directory, write_json
 from fraudml.rules import apply_rules, rule_features, with_rule_aggregates
 from fraudml.rules.engine import fingerprint
@@ -23,12 +22,7 @@ def run(cfg: DictConfig) -> int:
     window = window_of(cfg)
     out = Path(cfg.out)
     started = time.perf_counter()
-    with load_dataset(
-        cfg.data.path,
-        encoding=cfg.data.encoding,
-        memory_limit=cfg.engine.memory_limit,
-        threads=cfg.engine.threads,
-    ) as ds:
+    with open_dataset(cfg) as ds:
         profiles = build_profiles(ds, window)
         tables = materialise(ds, profiles)
         rule_info = {}

@@ -8,8 +8,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from fraudml.cli.common import load_rule_base, window_of
-from fraudml.io import load_dataset
+from fraudml.cli.common import load_rule_base, open_dataset, window_of
 from fraudml.io.atomic import atomic_directory, write_json
 from fraudml.rules import apply_rules, rule_aggregates, to_national
 from fraudml.rules.engine import fingerprint
@@ -23,12 +22,7 @@ def run(cfg: DictConfig) -> int:
     started = time.perf_counter()
     rules = load_rule_base(cfg.get("files"))
     log.info("rule base: %d rules", len(rules))
-    with load_dataset(
-        cfg.data.path,
-        encoding=cfg.data.encoding,
-        memory_limit=cfg.engine.memory_limit,
-        threads=cfg.engine.threads,
-    ) as ds:
+    with open_dataset(cfg) as ds:
         result = apply_rules(ds, window, rules)
         with atomic_directory(out) as tmp:
             hits = result.hits.order_by(["rule_id", "entity_id", "line_no"])

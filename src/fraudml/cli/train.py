@@ -15,10 +15,9 @@ import pandas as pd
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from fraudml.cli.common import load_rule_base, parse_date
+from fraudml.cli.common import load_rule_base, open_dataset, parse_date
 from fraudml.evaluate.plots import pr_curves, shap_summary
 from fraudml.features import FEATURE_SET_VERSION
-from fraudml.io import load_dataset
 from fraudml.io.atomic import atomic_directory, write_json
 from fraudml.io.errors import ContractError
 from fraudml.models.training import (
@@ -121,12 +120,7 @@ def run(cfg: DictConfig) -> int:
     rules = load_rule_base(cfg.rules.files)
     until = parse_date(cfg.period.end, "UNTIL")
     since = parse_date(cfg.period.start, "FROM")
-    with load_dataset(
-        cfg.data.path,
-        encoding=cfg.data.encoding,
-        memory_limit=cfg.engine.memory_limit,
-        threads=cfg.engine.threads,
-    ) as ds:
+    with open_dataset(cfg) as ds:
         if "labels" not in ds:
             log.warning("no labels table: only the anomaly models can be trained and evaluated")
         anomaly = instantiate(cfg.anomaly, _convert_="all")

@@ -59,6 +59,35 @@ def _stays(c: ir.Table) -> ir.Table:
     return stays.mutate(readmit=(gap_days <= 15).fill_null(False))
 
 
+def _stay_pairs(c: ir.Table, stays: ir.Table) -> tuple[ir.Table, ir.Table]:
+    """Stays overlapping another stay of the same patient (``claim_id``, ``patient_id``,
+    ``other``), and visits or purchases during a stay (``claim_id`` of the stay,
+    ``patient_id``, ``visit_id``)."""
+    a = stays.select("patient_id", "claim_id", "admit_time", "discharge_time")
+    b = a.view()
+    overlap = a.inner_join(
+        b,
+        [
+            a.patient_id == b.patient_id,
+            a.claim_id != b.claim_id,
+            a.admit_time < b.discharge_time,
+            b.admit_time < a.discharge_time,
+        ],
+    ).select(claim_id=a.claim_id, patient_id=a.patient_id, other=b.claim_id)
+    visits = c.filter(c.visit_type.isin(["outpatient", "pharmacy", "emergency"])).select(
+        "patient_id", visit_time="admit_time", visit_id="claim_id"
+    )
+    during = a.inner_join(
+        visits,
+        [
+            a.patient_id == visits.patient_id,
+            visits.visit_time > a.admit_time,
+            visits.visit_time < a.discharge_time,
+        ],
+    ).select(claim_id=a.claim_id, patient_id=a.patient_id, visit_id=visits.visit_id)
+    return overlap, during
+
+
 def patient_profile(x: Inputs) -> ir.Table:
     c = x.claims
     base = c.group_by("patient_id").agg(
@@ -121,29 +150,8 @@ def patient_profile(x: Inputs) -> ir.Table:
     inpatient = stays.group_by("patient_id").agg(
         mean_los=stays.los.mean(), readmit_15d=_n(stays.readmit)
     )
-    a = stays.select("patient_id", "claim_id", "admit_time", "discharge_time")
-    b = a.view()
-    overlap = a.inner_join(
-        b,
-        [
-            a.patient_id == b.patient_id,
-            a.claim_id != b.claim_id,
-            a.admit_time < b.discharge_time,
-            b.admit_time < a.discharge_time,
-        ],
-    ).select(patient_id=a.patient_id, claim_id=a.claim_id)
+    overlap, during = _stay_pairs(c, stays)
     overlap = overlap.group_by("patient_id").agg(overlapping_stays=overlap.claim_id.nunique())
-    visits = c.filter(c.visit_type.isin(["outpatient", "pharmacy", "emergency"])).select(
-        "patient_id", visit_time="admit_time", visit_id="claim_id"
-    )
-    during = a.inner_join(
-        visits,
-        [
-            a.patient_id == visits.patient_id,
-            visits.visit_time > a.admit_time,
-            visits.visit_time < a.discharge_time,
-        ],
-    ).select(patient_id=a.patient_id, visit_id=visits.visit_id)
     during = during.group_by("patient_id").agg(claims_during_stay=during.visit_id.nunique())
 
     prof = base
@@ -315,29 +323,8 @@ def stay_profile(x: Inputs) -> ir.Table:
         readmission_15d=stays.readmit.ifelse(1, 0),
         age=stays.age,
     )
-    a = stays.select("claim_id", "patient_id", "admit_time", "discharge_time")
-    b = a.view()
-    overlap = a.inner_join(
-        b,
-        [
-            a.patient_id == b.patient_id,
-            a.claim_id != b.claim_id,
-            a.admit_time < b.discharge_time,
-            b.admit_time < a.discharge_time,
-        ],
-    ).select(claim_id=a.claim_id, other=b.claim_id)
+    overlap, during = _stay_pairs(c, stays)
     overlap = overlap.group_by("claim_id").agg(overlapping_stays=overlap.other.nunique())
-    visits = c.filter(c.visit_type.isin(["outpatient", "pharmacy", "emergency"])).select(
-        "patient_id", visit_time="admit_time", visit_id="claim_id"
-    )
-    during = a.inner_join(
-        visits,
-        [
-            a.patient_id == visits.patient_id,
-            visits.visit_time > a.admit_time,
-            visits.visit_time < a.discharge_time,
-        ],
-    ).select(claim_id=a.claim_id, visit_id=visits.visit_id)
     during = during.group_by("claim_id").agg(claims_during_stay=during.visit_id.nunique())
     prof = attach(attach(base, overlap, "claim_id"), during, "claim_id")
     if x.fees is not None:

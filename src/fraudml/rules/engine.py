@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import ibis
 import ibis.expr.types as ir
 
+from fraudml.features.entities import KEYS
 from fraudml.features.inputs import Window, fee_lines, prepare, repeated_trace_lines
 from fraudml.features.registry import Feature
 from fraudml.io.load import Dataset
@@ -166,14 +167,6 @@ def _empty_hits() -> ir.Table:
 #: ``SUSPICIOUS_FACTOR`` of a definite (明确违规) one.
 SEVERITY_WEIGHTS = {"high": 1.0, "medium": 0.6, "low": 0.3}
 SUSPICIOUS_FACTOR = 0.5
-
-KEYS = {
-    "patient": "patient_id",
-    "provider": "provider_id",
-    "doctor": "doctor_id",
-    "stay": "claim_id",
-    "visit": "claim_id",
-}
 
 
 def families(rules: Sequence[Rule]) -> dict[str, Rule]:
