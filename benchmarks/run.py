@@ -179,8 +179,8 @@ def bench_profiles(n_lines: int) -> list[str]:
         "",
         "| implementation | features | seconds | seconds per feature | peak memory (GiB) |",
         "|---|---:|---:|---:|---:|",
-        f"| fraudml: patient, provider, doctor, stay and visit profiles with peers | {n_all} registered, "
-        f"{n_cols} feature columns | {ours.result['profiles_s']:.1f} | "
+        "| fraudml: patient, provider, doctor, stay and visit profiles with peers | "
+        f"{n_all} registered, {n_cols} feature columns | {ours.result['profiles_s']:.1f} | "
         f"{per_feature:.3f} per registered, {per_column:.3f} per column | "
         f"{ours.peak_gib:.2f} |",
         f"| hand-written DuckDB SQL, patient subset | {n_sub} | {sql.result['seconds']:.1f} | "

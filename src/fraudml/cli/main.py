@@ -36,7 +36,7 @@ COMMANDS: dict[str, Command] = {
         "run the rule base (conf/rules/*.yaml) over a window", "fraudml.cli.rules:run"
     ),
     "train": Command("train, evaluate and register models", "fraudml.cli.train:run"),
-    "score": Command("score a period into explained leads", None, "issue #7 (scoring)"),
+    "score": Command("score a period into explained leads", "fraudml.cli.score:run"),
 }
 
 

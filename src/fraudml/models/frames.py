@@ -14,7 +14,7 @@ import pandas as pd
 from fraudml.features import FEATURES, Window, build_profiles, materialise
 from fraudml.features.entities import KEYS
 from fraudml.io.load import Dataset
-from fraudml.rules import Rule, apply_rules, with_rule_aggregates
+from fraudml.rules import Rule, RuleRun, apply_rules, with_rule_aggregates
 
 #: in training order: claim-level and patient models first, so that providers and doctors
 #: can be seen through the risk of their claims and patients (``models.network``)
@@ -32,6 +32,13 @@ LABEL_TYPES = {
 def entity_frames(ds: Dataset, window: Window, rules: Sequence[Rule]) -> dict[str, pd.DataFrame]:
     """Profiles of ``window`` with per-family rule aggregates, one frame per entity type,
     indexed by the entity key and sorted by it."""
+    return frames_and_hits(ds, window, rules)[0]
+
+
+def frames_and_hits(
+    ds: Dataset, window: Window, rules: Sequence[Rule]
+) -> tuple[dict[str, pd.DataFrame], RuleRun]:
+    """:func:`entity_frames` and the rule run behind their aggregates (for evidence)."""
     tables = materialise(ds, build_profiles(ds, window))
     run = apply_rules(ds, window, rules)
     out = {}
@@ -40,7 +47,7 @@ def entity_frames(ds: Dataset, window: Window, rules: Sequence[Rule]) -> dict[st
         frame = joined.to_pandas().set_index(KEYS[entity]).sort_index()
         frame.index = frame.index.astype(str)
         out[entity] = reproducible(frame)
-    return out
+    return out, run
 
 
 def reproducible(frame: pd.DataFrame) -> pd.DataFrame:

@@ -1,0 +1,189 @@
+"""The auditor's report: self-contained HTML and a spreadsheet, safe with untrusted text.
+
+Names and codes come from the data and are untrusted: the HTML escapes everything it
+prints (Jinja2 autoescape; the chart is inline SVG with escaped labels, no script, no
+network), and the spreadsheet neutralises cells a spreadsheet program would read as a
+formula. Patient identifiers can be replaced by a salted hash (the salt stays outside
+the report).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from pathlib import Path
+
+import pandas as pd
+from jinja2 import Environment, select_autoescape
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+TEXT = {
+    "zh": {
+        "title": "医保基金监管线索报告",
+        "leads": "线索",
+        "entity": "对象类型",
+        "id": "编号",
+        "score": "风险分",
+        "rank": "排名",
+        "tier": "等级",
+        "reasons": "主要原因",
+        "rules": "规则命中",
+        "amount": "违规金额",
+        "evidence": "证据结算",
+        "explained": "解释对象",
+        "window": "评分期间",
+        "contrib": "各特征贡献",
+    },
+    "en": {
+        "title": "Medical-insurance fund supervision: leads",
+        "leads": "Leads",
+        "entity": "entity type",
+        "id": "id",
+        "score": "risk score",
+        "rank": "rank",
+        "tier": "tier",
+        "reasons": "main reasons",
+        "rules": "rule hits",
+        "amount": "amount in violation",
+        "evidence": "evidence claims",
+        "explained": "explained output",
+        "window": "period",
+        "contrib": "contributions",
+    },
+}
+
+TEMPLATE = """<!doctype html>
+<html lang="{{ lang }}"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
+<title>{{ t.title }}</title>
+<style>
+body{font-family:"Noto Sans CJK SC","Noto Sans SC","WenQuanYi Micro Hei","PingFang SC",
+"Microsoft YaHei",sans-serif;margin:2em;color:#222}
+table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:3px 6px;
+font-size:13px;text-align:left}th{background:#f2f4f7}.lead{border-top:2px solid #3b6ea5;
+margin-top:1.5em;padding-top:.5em}.muted{color:#666;font-size:12px}
+</style></head><body>
+<h1>{{ t.title }}</h1>
+<p class="muted">{{ t.window }}: {{ window }} · {{ generated }}</p>
+{% for entity, rows in index %}
+<h2>{{ t.leads }}: {{ entity }} ({{ rows|length }})</h2>
+<p class="muted">{{ t.explained }}: {{ explained.get(entity, "") }}</p>
+<table><tr><th>{{ t.rank }}</th><th>{{ t.id }}</th><th>{{ t.score }}</th><th>{{ t.tier }}</th>
+<th>{{ t.rules }}</th></tr>
+{% for r in rows %}<tr><td>{{ r.rank }}</td><td><a href="#{{ r.anchor }}">{{ r.entity_id }}</a></td>
+<td>{{ "%.4f"|format(r.score) }}</td><td>{{ r.tier }}</td><td>{{ r.rule_ids }}</td></tr>
+{% endfor %}</table>
+{% endfor %}
+{% for r in leads %}
+<div class="lead" id="{{ r.anchor }}">
+<h3>{{ r.entity_type }} {{ r.entity_id }} — {{ t.rank }} {{ r.rank }}, {{ t.score }}
+{{ "%.4f"|format(r.score) }}</h3>
+<p><b>{{ t.reasons }}:</b></p><ul>{% for x in r.reasons %}<li>{{ x.text }}</li>{% endfor %}</ul>
+{% if r.reasons %}<p class="muted">{{ t.contrib }}</p>
+<svg xmlns="http://www.w3.org/2000/svg" width="640" height="{{ 24 * r.reasons|length + 10 }}"
+role="img">{% for x in r.reasons %}
+<text x="0" y="{{ 24 * loop.index0 + 17 }}" font-size="12">{{ x.text[:28] }}</text>
+<rect x="300" y="{{ 24 * loop.index0 + 5 }}" width="{{ x.bar }}" height="16"
+fill="#3b6ea5"></rect>{% endfor %}</svg>{% endif %}
+{% if r.evidence %}<p><b>{{ t.rules }}</b> ({{ t.amount }} {{ r.rule_amount }}):</p>
+<table><tr><th>rule</th><th>claim</th><th>line</th><th>{{ t.amount }}</th><th></th></tr>
+{% for e in r.evidence %}<tr><td>{{ e.rule_id }}</td><td>{{ e.claim_id }}</td>
+<td>{{ e.line_no }}</td><td>{{ e.amount }}</td><td>{{ e.message }}</td></tr>{% endfor %}
+</table>{% endif %}
+</div>
+{% endfor %}
+</body></html>
+"""
+
+
+def pseudonym(value: str, salt: str) -> str:
+    """A stable salted hash of an identifier (HMAC-SHA256, 16 hex characters)."""
+    return "P" + hmac.new(salt.encode(), str(value).encode(), hashlib.sha256).hexdigest()[:16]
+
+
+def pseudonymise(frame: pd.DataFrame, salt: str) -> pd.DataFrame:
+    """Replace patient identifiers (patient leads and ``patient_id`` columns)."""
+    out = frame.copy()
+    if "entity_type" in out and "entity_id" in out:
+        mask = out.entity_type == "patient"
+        out.loc[mask, "entity_id"] = [pseudonym(v, salt) for v in out.loc[mask, "entity_id"]]
+    if "lead_type" in out and "lead_id" in out:
+        mask = out.lead_type == "patient"
+        out.loc[mask, "lead_id"] = [pseudonym(v, salt) for v in out.loc[mask, "lead_id"]]
+    if "patient_id" in out:
+        out["patient_id"] = [None if pd.isna(v) else pseudonym(v, salt) for v in out.patient_id]
+    return out
+
+
+def neutralise(value: object) -> object:
+    """A cell a spreadsheet would evaluate as a formula, made plain text."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def write_xlsx(leads: pd.DataFrame, evidence: pd.DataFrame, path: Path) -> None:
+    with pd.ExcelWriter(path, engine="openpyxl") as writer:
+        for name, frame in (("leads", leads), ("evidence", evidence)):
+            safe = frame.copy()
+            for col in safe.columns:
+                if safe[col].dtype == object or str(safe[col].dtype).startswith("str"):
+                    safe[col] = safe[col].map(neutralise).astype(object)
+            safe.to_excel(writer, sheet_name=name, index=False)
+
+
+def render_html(
+    leads: pd.DataFrame,
+    evidence: pd.DataFrame,
+    explained: dict[str, str],
+    lang: str,
+    window: str,
+    generated: str,
+) -> str:
+    env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
+    rows = []
+    for i, r in enumerate(leads.itertuples()):
+        parsed = json.loads(r.reasons_json)[lang] if isinstance(r.reasons_json, str) else []
+        top = max([x["weight"] for x in parsed], default=1.0) or 1.0
+        reasons = [dict(x, bar=round(300 * x["weight"] / top, 1)) for x in parsed]
+        mine = (
+            evidence[(evidence.lead_type == r.entity_type) & (evidence.lead_id == r.entity_id)]
+            if len(evidence)
+            else evidence
+        )
+        ev = [
+            {
+                "rule_id": e.rule_id,
+                "claim_id": e.claim_id,
+                "line_no": "" if pd.isna(e.line_no) else int(e.line_no),
+                "amount": e.amount,
+                "message": e.message_zh if lang == "zh" else e.message_en,
+            }
+            for e in mine.head(50).itertuples()
+        ]
+        rows.append(
+            {
+                "anchor": f"lead-{i}",
+                "entity_type": r.entity_type,
+                "entity_id": r.entity_id,
+                "rank": r.rank,
+                "score": r.score,
+                "tier": r.tier,
+                "rule_ids": r.rule_ids,
+                "rule_amount": r.rule_amount,
+                "reasons": reasons,
+                "evidence": ev,
+            }
+        )
+    index = [(e, [x for x in rows if x["entity_type"] == e]) for e in leads.entity_type.unique()]
+    return env.from_string(TEMPLATE).render(
+        t=TEXT[lang],
+        lang=lang,
+        index=index,
+        leads=rows,
+        explained=explained,
+        window=window,
+        generated=generated,
+    )

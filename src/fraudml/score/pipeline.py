@@ -1,0 +1,163 @@
+"""Score a period: every entity gets a risk score and rank; leads get reasons and evidence.
+
+Data frames in, data frames out: the registered models come in as :class:`EntityModel`
+objects, the results leave as tables for the writers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from fraudml.explain.contributions import explain, reasons
+from fraudml.features import FEATURE_SET_VERSION, Window
+from fraudml.features.entities import KEYS
+from fraudml.io.errors import ContractError
+from fraudml.io.load import Dataset
+from fraudml.models.frames import ENTITIES, frames_and_hits
+from fraudml.models.network import OWNERS as NETWORK_OWNERS
+from fraudml.models.network import with_network_features
+from fraudml.models.risk import EntityModel, score_frame
+from fraudml.rules import Rule, rule_features
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ScoreResult:
+    #: every scored entity: entity_type, entity_id, score, rank, tier, model and parts
+    scores: pd.DataFrame
+    #: the leads with reasons (zh and en), rule hits and evidence claims
+    leads: pd.DataFrame
+    #: rule hits of the leads (the evidence sheet)
+    evidence: pd.DataFrame
+    #: what each entity type's explanation explains
+    explained: dict[str, str] = field(default_factory=dict)
+
+
+def check_feature_set(models: dict[str, EntityModel]) -> None:
+    """Refuse models built on another feature-set version: their inputs mean other things."""
+    wrong = {e: m.feature_set_version for e, m in models.items()}
+    wrong = {e: v for e, v in wrong.items() if v != FEATURE_SET_VERSION}
+    if wrong:
+        listed = ", ".join(f"{e} (version {v})" for e, v in wrong.items())
+        raise ContractError(
+            f"models built on another feature set: {listed}; this fraudml computes feature "
+            f"set version {FEATURE_SET_VERSION}. Retrain with `make train` on this version."
+        )
+
+
+def tier(rank: int, capacity: int) -> str:
+    """A: within the auditors' capacity; B: within three times it; C: the rest."""
+    return "A" if rank <= capacity else ("B" if rank <= 3 * capacity else "C")
+
+
+def score_period(
+    ds: Dataset,
+    window: Window,
+    rules: Sequence[Rule],
+    models: dict[str, EntityModel],
+    versions: dict[str, str],
+    capacity: dict[str, int],
+) -> ScoreResult:
+    """Score every entity of ``window`` with ``models``; leads are the top ``capacity`` of
+    each entity type plus every entity with a definite rule violation."""
+    check_feature_set(models)
+    frames, run = frames_and_hits(ds, window, rules)
+    hits = run.hits.to_pandas()
+    scored: dict[str, pd.DataFrame] = {}
+    networked = False
+    for entity in ENTITIES:
+        if entity in NETWORK_OWNERS and not networked:
+            frames = with_network_features(frames, scored)
+            networked = True
+        if entity not in models or entity not in frames or frames[entity].empty:
+            continue
+        scored[entity] = score_frame(models[entity], frames[entity])
+
+    table, lead_rows, evidence, explained = [], [], [], {}
+    feats = {e: rule_features(run.rules, e) for e in scored}
+    for entity, s in scored.items():
+        frame = frames[entity]
+        ordered = s.sort_values("risk", ascending=False, kind="stable")
+        rank = pd.Series(range(1, len(ordered) + 1), index=ordered.index)
+        k = int(capacity.get(entity, 100))
+        model_name = f"{versions.get(entity, '?')}"
+        out = pd.DataFrame(
+            {
+                "entity_type": entity,
+                "entity_id": s.index.astype(str),
+                "score": s.risk.to_numpy(),
+                "rank": rank.reindex(s.index).to_numpy(),
+                "anomaly_score": s.anomaly_score.to_numpy(),
+                "supervised": s.supervised.to_numpy(),
+                "rule_part": s.rule_part.to_numpy(),
+                "model": model_name,
+            }
+        )
+        out["tier"] = [tier(r, k) for r in out["rank"]]
+        table.append(out)
+        definite = frame.get("rule_definite_hits", pd.Series(0, index=frame.index)) > 0
+        chosen = s.index[(rank.reindex(s.index) <= k).to_numpy() | definite.to_numpy()]
+        if len(chosen) == 0:
+            continue
+        lead_frame = frame.loc[chosen]
+        why = explain(models[entity], lead_frame)
+        explained[entity] = why.what
+        zh = reasons(why, lead_frame, entity, feats[entity], "zh")
+        en = reasons(why, lead_frame, entity, feats[entity], "en")
+        key = KEYS[entity]
+        mine = hits[hits[key].isin(chosen)] if key in hits else hits.iloc[0:0]
+        by_lead = mine.groupby(key)
+        for lead in chosen:
+            lead_hits = by_lead.get_group(lead) if lead in by_lead.groups else mine.iloc[0:0]
+            claims = list(dict.fromkeys(lead_hits.claim_id.dropna().astype(str)))[:20]
+            lead_rows.append(
+                {
+                    "entity_type": entity,
+                    "entity_id": str(lead),
+                    "score": float(s.risk[lead]),
+                    "rank": int(rank[lead]),
+                    "tier": tier(int(rank[lead]), k),
+                    "model": model_name,
+                    "reasons_zh": "；".join(r["text"] for r in zh[str(lead)]),
+                    "reasons_en": "; ".join(r["text"] for r in en[str(lead)]),
+                    "reasons_json": json.dumps(
+                        {"zh": zh[str(lead)], "en": en[str(lead)]}, ensure_ascii=False
+                    ),
+                    "rule_hits": len(lead_hits),
+                    "rule_ids": ",".join(sorted(set(lead_hits.rule_id))),
+                    "rule_amount": round(float(lead_hits.amount.sum()), 2),
+                    "evidence_claims": ",".join(claims),
+                }
+            )
+            if len(lead_hits):
+                evidence.append(
+                    lead_hits.assign(lead_type=entity, lead_id=str(lead))[
+                        [
+                            "lead_type",
+                            "lead_id",
+                            "rule_id",
+                            "result",
+                            "severity",
+                            "claim_id",
+                            "line_no",
+                            "occurred",
+                            "amount",
+                            "message_zh",
+                            "message_en",
+                            "evidence",
+                        ]
+                    ]
+                )
+        log.info("%-8s %s scored, %d leads", entity, f"{len(s):,}", len(chosen))
+    scores = pd.concat(table, ignore_index=True) if table else pd.DataFrame()
+    leads = pd.DataFrame(lead_rows)
+    if not leads.empty:
+        leads = leads.sort_values(["entity_type", "rank"], kind="stable").reset_index(drop=True)
+    ev = pd.concat(evidence, ignore_index=True) if evidence else pd.DataFrame()
+    return ScoreResult(scores, leads, ev, explained)

@@ -1,0 +1,186 @@
+"""Scoring and explanations: additivity, safe reports, refusals, contract outputs."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import openpyxl
+import pandas as pd
+import pytest
+
+from fraudml.cli.main import main
+from fraudml.explain.contributions import explain, reasons
+from fraudml.io.errors import ContractError
+from fraudml.models import ProfileIsolationForest, RiskClassifier
+from fraudml.models.risk import fit_entity
+from fraudml.report import render
+from fraudml.report.render import neutralise, pseudonym, render_html, write_xlsx
+from fraudml.score.pipeline import check_feature_set
+
+
+def _frame(seed: int) -> tuple[pd.DataFrame, pd.Series]:
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        {
+            "n_claims": rng.poisson(5, 400).astype(float),
+            "n_claims__peer_z": rng.normal(size=400),
+            "n_claims__peer_median": 5.0,
+            "total_amount": rng.gamma(2, 300, 400),
+            "rule_severity_score": 0.0,
+        },
+        index=[f"P{i:03d}" for i in range(400)],
+    )
+    frame.loc[
+        frame.index[np.isnan(rng.normal(size=400)) | (rng.random(400) < 0.05)], "total_amount"
+    ] = np.nan
+    y = pd.Series((frame.n_claims__peer_z + rng.normal(scale=0.5, size=400) > 1.3).astype(int))
+    y.index = frame.index
+    return frame, y
+
+
+@pytest.mark.parametrize("supervised", [True, False])
+def test_contributions_add_up_to_the_explained_output(supervised):
+    frame, y = _frame(3)
+    model = fit_entity(
+        "patient",
+        frame[:300],
+        y[:300],
+        frame[300:],
+        y[300:],
+        anomaly=ProfileIsolationForest(n_estimators=40, random_state=1),
+        supervised=RiskClassifier(n_estimators=60, random_state=1),
+        features=["n_claims", "n_claims__peer_z", "total_amount"],
+        anomaly_features=["n_claims__peer_z", "total_amount"],
+        min_positives=5 if supervised else 10_000,
+        feature_set_version="t",
+    )
+    assert (model.supervised is not None) == supervised
+    why = explain(model, frame)
+    np.testing.assert_allclose(why.values.sum(axis=1) + why.base, why.output, atol=1e-6)
+    text = reasons(why, frame, "patient", [], "zh")
+    first = next(iter(r for r in text.values() if r))
+    assert all(r["weight"] > 0 for r in first)
+    by_feature = {r["feature"]: r["text"] for rs in text.values() for r in rs}
+    if "n_claims" in by_feature:
+        assert "结算次数" in by_feature["n_claims"] and "同类中位数 5 次" in by_feature["n_claims"]
+
+
+def test_models_of_another_feature_set_are_refused():
+    frame, y = _frame(4)
+    model = fit_entity(
+        "patient",
+        frame,
+        y,
+        frame,
+        y,
+        anomaly=ProfileIsolationForest(n_estimators=10, random_state=0),
+        supervised=RiskClassifier(),
+        features=["n_claims"],
+        anomaly_features=["n_claims"],
+        min_positives=10_000,
+        feature_set_version="0",
+    )
+    with pytest.raises(ContractError, match=r"patient \(version 0\).*Retrain"):
+        check_feature_set({"patient": model})
+
+
+def _lead(entity_id: str) -> dict:
+    reasons_ = [{"text": "<b>bold</b> 结算次数: 46 次", "weight": 1.0}]
+    return {
+        "entity_type": "provider",
+        "entity_id": entity_id,
+        "score": 0.9,
+        "rank": 1,
+        "tier": "A",
+        "model": "m@1",
+        "reasons_zh": reasons_[0]["text"],
+        "reasons_en": reasons_[0]["text"],
+        "reasons_json": json.dumps({"zh": reasons_, "en": reasons_}),
+        "rule_hits": 1,
+        "rule_ids": "CAT-PRICE",
+        "rule_amount": 1.0,
+        "evidence_claims": '=HYPERLINK("http://x","y")',
+    }
+
+
+def test_untrusted_text_is_inert_in_html_and_spreadsheet(tmp_path):
+    leads = pd.DataFrame([_lead("<script>alert(1)</script>"), _lead('=HYPERLINK("http://x")')])
+    evidence = pd.DataFrame(
+        {
+            "lead_type": ["provider"],
+            "lead_id": ["<script>alert(1)</script>"],
+            "rule_id": ["CAT-PRICE"],
+            "claim_id": ["<img src=x onerror=alert(2)>"],
+            "line_no": [1],
+            "amount": [1.0],
+            "message_zh": ["<i>msg</i>"],
+            "message_en": ["<i>msg</i>"],
+        }
+    )
+    html = render_html(leads, evidence, {"provider": "x"}, "zh", "2024", "now")
+    assert "<script>alert" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<img src=x" not in html and "<b>bold" not in html and "<i>msg" not in html
+    assert "http://" not in html.split("<body>")[0]  # nothing fetched from the network
+    path = tmp_path / "r.xlsx"
+    write_xlsx(leads, evidence, path)
+    sheet = openpyxl.load_workbook(path)["leads"]
+    values = [c.value for row in sheet.iter_rows() for c in row if isinstance(c.value, str)]
+    assert not any(v.startswith("=") for v in values)
+    assert '\'=HYPERLINK("http://x")' in values
+    assert neutralise("-1+2") == "'-1+2" and neutralise("ok") == "ok"
+
+
+def test_pseudonyms_are_salted_and_stable():
+    assert pseudonym("001", "s1") == pseudonym("001", "s1") != pseudonym("001", "s2")
+    frame = pd.DataFrame({"entity_type": ["patient", "provider"], "entity_id": ["001", "H1"]})
+    out = render.pseudonymise(frame, "salt")
+    assert (
+        out.entity_id[1] == "H1"
+        and out.entity_id[0].startswith("P")
+        and "001" not in out.entity_id[0]
+    )
+
+
+@pytest.mark.slow
+def test_score_command_writes_the_contract_outputs_atomically(city_root, tmp_path, monkeypatch):
+    store = tmp_path / "mlflow"
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    train = ["train", f"data.path={city_root}", f"train.store={store}"]
+    assert main([*train, "anomaly.n_estimators=40", "model.n_estimators=60"]) == 0
+    score = [
+        "score",
+        f"data.path={city_root}",
+        f"models.store={store}",
+        "period.start=2024-11-01",
+        "period.end=2024-12-01",
+    ]
+    out = tmp_path / "out"
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("killed mid-way")
+
+    monkeypatch.setattr("fraudml.cli.score.write_xlsx", fail)
+    # Hydra reports the error and exits non-zero
+    with pytest.raises((RuntimeError, SystemExit)):
+        main([*score, f"out={out}"])
+    assert not out.exists()  # an interrupted run leaves no output directory
+    monkeypatch.undo()
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.setenv("FRAUDML_PSEUDONYM_SALT", "not-in-the-report")
+    assert main([*score, f"out={out}", "report.pseudonymise=true", "report.lang=en"]) == 0
+    scores = pd.read_parquet(out / "scores.parquet")
+    leads = pd.read_parquet(out / "leads.parquet")
+    assert {"entity_type", "entity_id", "score", "rank"} <= set(scores.columns)
+    assert {"entity_type", "entity_id", "score", "rank", "model"} <= set(leads.columns)
+    for _, g in scores.groupby("entity_type"):
+        assert sorted(g["rank"]) == list(range(1, len(g) + 1))
+        assert g.sort_values("rank").score.is_monotonic_decreasing
+    patients = leads[leads.entity_type == "patient"].entity_id
+    assert len(patients) and patients.str.fullmatch(r"P[0-9a-f]{16}").all()
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["pseudonymised"] and "not-in-the-report" not in json.dumps(manifest)
+    assert set(manifest["models"]) == {"patient", "stay", "visit", "provider", "doctor"}
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "not-in-the-report" not in html and leads.entity_id.iloc[0] in html
+    assert pd.read_csv(out / "leads.csv").shape[0] == len(leads)
