@@ -36,13 +36,14 @@ $(STAMP): requirements.lock pyproject.toml
 
 setup: $(STAMP) ## Create .venv and install the pinned dependencies (quick when done)
 
-demo: setup ## Run the main job end to end: simulate, validate, rules, profiles, train (score joins when it lands)
+demo: setup ## Run the main job end to end: simulate, validate, rules, profiles, train, score
 	$(FRAUDML) simulate out=outputs/demo/data
 	$(FRAUDML) validate data.path=outputs/demo/data out=outputs/demo/validate
 	$(FRAUDML) rules data.path=outputs/demo/data out=outputs/demo/rules
 	$(FRAUDML) profiles data.path=outputs/demo/data out=outputs/demo/profiles
 	$(FRAUDML) train data.path=outputs/demo/data train.out=outputs/demo/train
-	@echo "demo: done (outputs/demo; models in the MLflow store outputs/mlflow, see make mlflow-ui); score and report join when they land"
+	$(FRAUDML) score data.path=outputs/demo/data period.start=2024-11-01 period.end=2024-12-01 out=outputs/demo/score
+	@echo "demo: done. Leads and report: outputs/demo/score (report.html, report.xlsx); models: make mlflow-ui"
 
 data: setup ## Generate a synthetic city (OUT=dir; ARGS="simulate=city" for 50,000 people)
 	$(FRAUDML) simulate $(out_arg) $(ARGS)
