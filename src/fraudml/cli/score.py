@@ -63,6 +63,7 @@ def run(cfg: DictConfig) -> int:
         timings["load"] = time.perf_counter() - started
         result = score_period(ds, window, rules, models, versions, dict(cfg.evaluate.capacity))
         timings["score_and_explain"] = time.perf_counter() - started - timings["load"]
+        timings["explain"] = result.explain_seconds
         fingerprint = ds.fingerprint
         reconciliation = {c.table: c.accepted for c in ds.reconciliation.tables}
     scores, leads, evidence = result.scores, result.leads, result.evidence

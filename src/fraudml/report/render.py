@@ -144,15 +144,17 @@ def render_html(
 ) -> str:
     env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
     rows = []
+    # evidence grouped once by lead: looking it up per lead must not rescan the table
+    grouped = (
+        {k: g for k, g in evidence.groupby(["lead_type", "lead_id"], sort=False)}
+        if len(evidence)
+        else {}
+    )
     for i, r in enumerate(leads.itertuples()):
         parsed = json.loads(r.reasons_json)[lang] if isinstance(r.reasons_json, str) else []
         top = max([x["weight"] for x in parsed], default=1.0) or 1.0
         reasons = [dict(x, bar=round(300 * x["weight"] / top, 1)) for x in parsed]
-        mine = (
-            evidence[(evidence.lead_type == r.entity_type) & (evidence.lead_id == r.entity_id)]
-            if len(evidence)
-            else evidence
-        )
+        mine = grouped.get((r.entity_type, r.entity_id), evidence.iloc[0:0])
         ev = [
             {
                 "rule_id": e.rule_id,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -37,6 +38,24 @@ class ScoreResult:
     evidence: pd.DataFrame
     #: what each entity type's explanation explains
     explained: dict[str, str] = field(default_factory=dict)
+    #: seconds spent explaining (SHAP and reasons) and how many leads were explained
+    explain_seconds: float = 0.0
+
+
+EVIDENCE_COLUMNS = [
+    "lead_type",
+    "lead_id",
+    "rule_id",
+    "result",
+    "severity",
+    "claim_id",
+    "line_no",
+    "occurred",
+    "amount",
+    "message_zh",
+    "message_en",
+    "evidence",
+]
 
 
 def check_feature_set(models: dict[str, EntityModel]) -> None:
@@ -80,6 +99,7 @@ def score_period(
         scored[entity] = score_frame(models[entity], frames[entity])
 
     table, lead_rows, evidence, explained = [], [], [], {}
+    explain_seconds = 0.0
     feats = {e: rule_features(run.rules, e) for e in scored}
     for entity, s in scored.items():
         frame = frames[entity]
@@ -106,10 +126,12 @@ def score_period(
         if len(chosen) == 0:
             continue
         lead_frame = frame.loc[chosen]
+        t0 = time.perf_counter()
         why = explain(models[entity], lead_frame)
         explained[entity] = why.what
         zh = reasons(why, lead_frame, entity, feats[entity], "zh")
         en = reasons(why, lead_frame, entity, feats[entity], "en")
+        explain_seconds += time.perf_counter() - t0
         key = KEYS[entity]
         mine = hits[hits[key].isin(chosen)] if key in hits else hits.iloc[0:0]
         by_lead = mine.groupby(key)
@@ -135,29 +157,14 @@ def score_period(
                     "evidence_claims": ",".join(claims),
                 }
             )
-            if len(lead_hits):
-                evidence.append(
-                    lead_hits.assign(lead_type=entity, lead_id=str(lead))[
-                        [
-                            "lead_type",
-                            "lead_id",
-                            "rule_id",
-                            "result",
-                            "severity",
-                            "claim_id",
-                            "line_no",
-                            "occurred",
-                            "amount",
-                            "message_zh",
-                            "message_en",
-                            "evidence",
-                        ]
-                    ]
-                )
+        if len(mine):
+            evidence.append(
+                mine.assign(lead_type=entity, lead_id=mine[key].astype(str))[EVIDENCE_COLUMNS]
+            )
         log.info("%-8s %s scored, %d leads", entity, f"{len(s):,}", len(chosen))
     scores = pd.concat(table, ignore_index=True) if table else pd.DataFrame()
     leads = pd.DataFrame(lead_rows)
     if not leads.empty:
         leads = leads.sort_values(["entity_type", "rank"], kind="stable").reset_index(drop=True)
     ev = pd.concat(evidence, ignore_index=True) if evidence else pd.DataFrame()
-    return ScoreResult(scores, leads, ev, explained)
+    return ScoreResult(scores, leads, ev, explained, explain_seconds)
