@@ -20,7 +20,7 @@ ARGS  ?=
 
 out_arg = $(if $(OUT),out=$(OUT))
 
-.PHONY: help setup demo data validate profiles rules train quality mlflow-ui score test lint bench clean
+.PHONY: help setup browser demo data validate profiles rules train quality mlflow-ui score test lint bench clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -33,6 +33,15 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e . || \
 		$(BIN)/python -m pip install --quiet --no-deps -e .
 	@touch $@
+
+# The report's browser test needs a real Chromium and CJK fonts (Debian packages).
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+browser:
+	@command -v chromium >/dev/null && fc-list 2>/dev/null | grep -q "Noto Sans CJK" || { \
+		echo "setup: installing Debian's chromium and fonts-noto-cjk for the report's browser test"; \
+		$(SUDO) apt-get install -y --no-install-recommends chromium fonts-noto-cjk >/dev/null || \
+		{ $(SUDO) apt-get update >/dev/null && \
+		  $(SUDO) apt-get install -y --no-install-recommends chromium fonts-noto-cjk >/dev/null; }; }
 
 setup: $(STAMP) ## Create .venv and install the pinned dependencies (quick when done)
 
@@ -69,7 +78,7 @@ mlflow-ui: setup ## Open the MLflow UI on the local tracking store (outputs/mlfl
 score: setup ## Score DATA for FROM..UNTIL into OUT (leads, scores, report)
 	$(FRAUDML) score data.path=$(DATA) $(out_arg) $(if $(FROM),period.start=$(FROM)) $(if $(UNTIL),period.end=$(UNTIL)) $(ARGS)
 
-test: setup ## Run the test suite
+test: setup browser ## Run the test suite (installs Chromium for the report test when missing)
 	$(BIN)/python -m pytest -q $(ARGS)
 
 lint: setup ## ruff check and format check

@@ -184,3 +184,56 @@ def test_score_command_writes_the_contract_outputs_atomically(city_root, tmp_pat
     html = (out / "report.html").read_text(encoding="utf-8")
     assert "not-in-the-report" not in html and leads.entity_id.iloc[0] in html
     assert pd.read_csv(out / "leads.csv").shape[0] == len(leads)
+
+
+def test_report_opens_in_headless_chromium_without_console_errors(tmp_path):
+    import shutil
+    import subprocess
+
+    from PIL import Image
+
+    chromium = shutil.which("chromium")
+    assert chromium, "make test installs Debian's chromium (make browser)"
+    fonts = subprocess.run(["fc-list"], capture_output=True, text=True, check=True).stdout
+    assert "Noto Sans CJK" in fonts  # CJK text renders as glyphs, not empty boxes
+    leads = pd.DataFrame([_lead("<script>alert(1)</script>"), _lead("H2")])
+    evidence = pd.DataFrame(
+        {
+            "lead_type": ["provider"],
+            "lead_id": ["H2"],
+            "rule_id": ["CAT-PRICE"],
+            "claim_id": ["C1"],
+            "line_no": [1],
+            "amount": [0.5],
+            "message_zh": ["项目 XA01 单价 30.25 元，超过限价 30 元"],
+            "message_en": ["x"],
+        }
+    )
+    page = tmp_path / "report.html"
+    page.write_text(
+        render_html(leads, evidence, {"provider": "解释"}, "zh", "2024-11", "now"), encoding="utf-8"
+    )
+    shot = tmp_path / "shot.png"
+    run = subprocess.run(
+        [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--window-size=1000,800",
+            f"--screenshot={shot}",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    console = [line for line in run.stderr.splitlines() if "CONSOLE" in line]
+    assert console == []  # no script ran, nothing was blocked or failed
+    image = Image.open(shot).convert("L")
+    histogram = image.histogram()
+    dark = sum(histogram[:100])  # text pixels
+    assert image.size == (1000, 800) and dark > 500 and histogram[255] > 10_000
