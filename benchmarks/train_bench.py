@@ -38,3 +38,66 @@ def run_plain(root: Path) -> dict:
     y = target(patient, labels_as_of(labels, "patient", None))
     LGBMClassifier(verbose=-1).fit(patient[features].to_numpy(float), y.to_numpy())
     return {"seconds": time.perf_counter() - started, "rows": len(patient)}
+
+
+def month_dataset(source: Path, target: Path, start: str, end: str) -> dict:
+    """A dataset of one month of ``source``: its claims, their fee lines, every patient,
+    provider, doctor, catalog entry and registration (labels left out)."""
+    import duckdb
+
+    def src(name: str) -> str:
+        folder = source / name
+        return (
+            f"read_parquet('{folder}/*.parquet')"
+            if folder.is_dir()
+            else (f"read_parquet('{source / (name + '.parquet')}')")
+        )
+
+    target.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect()
+    month = f"admit_time >= TIMESTAMP '{start}' AND admit_time < TIMESTAMP '{end}'"
+    con.execute(
+        f"COPY (SELECT * FROM {src('claims')} WHERE {month}) TO '{target / 'claims.parquet'}'"
+    )
+    con.execute(
+        f"COPY (SELECT i.* FROM {src('claim_items')} i SEMI JOIN "
+        f"read_parquet('{target / 'claims.parquet'}') c USING (claim_id)) "
+        f"TO '{target / 'claim_items.parquet'}'"
+    )
+    for name in ("patients", "providers", "doctors", "catalog", "chronic_registrations"):
+        con.execute(f"COPY (SELECT * FROM {src(name)}) TO '{target / (name + '.parquet')}'")
+    lines = con.execute(f"SELECT count(*) FROM read_parquet('{target / 'claim_items.parquet'}')")
+    return {"claim_items": int(lines.fetchone()[0])}
+
+
+def run_score(root: Path, store: Path, namespace: str, out: Path) -> dict:
+    """``fraudml score`` of a month dataset with 500 leads (capacity only) and the
+    champions of ``namespace``."""
+    import json
+
+    from fraudml.cli.main import main
+
+    started = time.perf_counter()
+    code = main(
+        [
+            "score",
+            f"data.path={root}",
+            f"models.store={store}",
+            f"models.namespace={namespace}",
+            "leads.definite=false",
+            "evaluate.capacity.patient=200",
+            "evaluate.capacity.visit=200",
+            "evaluate.capacity.stay=40",
+            "evaluate.capacity.provider=20",
+            "evaluate.capacity.doctor=40",
+            f"out={out}",
+        ]
+    )
+    if code != 0:
+        raise SystemExit(f"fraudml score exited {code}")
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    return {
+        "seconds": time.perf_counter() - started,
+        "leads": sum(manifest["rows"]["leads"].values()),
+        "explain_s": manifest["seconds"]["explain"],
+    }

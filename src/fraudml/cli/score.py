@@ -61,7 +61,15 @@ def run(cfg: DictConfig) -> int:
         ns = store.namespace(ds.path, cfg.models.namespace)
         models, versions = champions(ns)
         timings["load"] = time.perf_counter() - started
-        result = score_period(ds, window, rules, models, versions, dict(cfg.evaluate.capacity))
+        result = score_period(
+            ds,
+            window,
+            rules,
+            models,
+            versions,
+            dict(cfg.evaluate.capacity),
+            definite_leads=bool(cfg.leads.definite),
+        )
         timings["score_and_explain"] = time.perf_counter() - started - timings["load"]
         timings["explain"] = result.explain_seconds
         fingerprint = ds.fingerprint

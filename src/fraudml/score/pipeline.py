@@ -82,9 +82,12 @@ def score_period(
     models: dict[str, EntityModel],
     versions: dict[str, str],
     capacity: dict[str, int],
+    *,
+    definite_leads: bool = True,
 ) -> ScoreResult:
     """Score every entity of ``window`` with ``models``; leads are the top ``capacity`` of
-    each entity type plus every entity with a definite rule violation."""
+    each entity type plus (with ``definite_leads``) every entity with a definite rule
+    violation."""
     check_feature_set(models)
     frames, run = frames_and_hits(ds, window, rules)
     hits = run.hits.to_pandas()
@@ -122,6 +125,7 @@ def score_period(
         out["tier"] = [tier(r, k) for r in out["rank"]]
         table.append(out)
         definite = frame.get("rule_definite_hits", pd.Series(0, index=frame.index)) > 0
+        definite = definite & definite_leads
         chosen = s.index[(rank.reindex(s.index) <= k).to_numpy() | definite.to_numpy()]
         if len(chosen) == 0:
             continue
