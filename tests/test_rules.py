@@ -14,6 +14,7 @@ import pytest
 
 from fraudml import load_dataset
 from fraudml.features import Window
+from fraudml.io.errors import ContractError
 from fraudml.rules import (
     CHECKS,
     RuleExpressionError,
@@ -593,8 +594,10 @@ rules:
         encoding="utf-8",
     )
     rules = load_rules([rule_file], CHECKS)
-    with pytest.raises(RuleExpressionError, match=message):
+    with pytest.raises(RuleExpressionError, match=message) as err:
         run_rules(make_dataset(), rules)
+    assert str(err.value).startswith(f"rule BAD-1 ({rule_file})")
+    assert isinstance(err.value, ContractError)  # commands report it and exit 2
 
 
 @pytest.mark.parametrize(

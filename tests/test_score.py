@@ -31,9 +31,7 @@ def _frame(seed: int) -> tuple[pd.DataFrame, pd.Series]:
         },
         index=[f"P{i:03d}" for i in range(400)],
     )
-    frame.loc[
-        frame.index[np.isnan(rng.normal(size=400)) | (rng.random(400) < 0.05)], "total_amount"
-    ] = np.nan
+    frame.loc[rng.random(400) < 0.05, "total_amount"] = np.nan  # some amounts missing
     y = pd.Series((frame.n_claims__peer_z + rng.normal(scale=0.5, size=400) > 1.3).astype(int))
     y.index = frame.index
     return frame, y

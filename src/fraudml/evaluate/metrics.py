@@ -13,6 +13,12 @@ def _order(score: np.ndarray) -> np.ndarray:
     return np.lexsort((np.arange(len(score)), -score))
 
 
+def _missing_last(score: np.ndarray) -> np.ndarray:
+    """Scores with missing values below every real score (finite, for sklearn)."""
+    score = np.asarray(score, dtype=float)
+    return np.where(np.isnan(score), -np.finfo(float).max, score)
+
+
 def precision_recall_at_k(y: np.ndarray, score: np.ndarray, k: int) -> tuple[float, float]:
     """Precision and recall of the ``k`` highest scores."""
     y = np.asarray(y)
@@ -28,8 +34,7 @@ def precision_recall_at_k(y: np.ndarray, score: np.ndarray, k: int) -> tuple[flo
 def ranking_metrics(y: np.ndarray, score: np.ndarray, k: int) -> dict[str, float]:
     """Average precision, ROC-AUC, precision@K and recall@K (NaN where undefined)."""
     y = np.asarray(y).astype(int)
-    score = np.nan_to_num(np.asarray(score, dtype=float), nan=-np.inf)
-    score = np.where(np.isinf(score), np.finfo(float).min, score)
+    score = _missing_last(score)
     both = 0 < y.sum() < len(y)
     p_at_k, r_at_k = precision_recall_at_k(y, score, k)
     return {
@@ -49,7 +54,7 @@ def recall_at_k_by_scheme(
     """Recall@K among the positives of each scheme."""
     y = np.asarray(y).astype(int)
     top = np.zeros(len(y), dtype=bool)
-    top[_order(np.nan_to_num(np.asarray(score, dtype=float), nan=-np.inf))[: min(k, len(y))]] = True
+    top[_order(_missing_last(score))[: min(k, len(y))]] = True
     out = {}
     schemes = pd.Series(np.asarray(scheme), dtype="object")
     for name in sorted(schemes[y == 1].dropna().unique()):

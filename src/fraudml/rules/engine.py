@@ -21,7 +21,7 @@ from fraudml.features.inputs import Window, fee_lines, prepare, repeated_trace_l
 from fraudml.features.registry import Feature
 from fraudml.io.load import Dataset
 from fraudml.rules.checks import CHECKS, RuleInputs
-from fraudml.rules.expr import as_text, compile_expr, render
+from fraudml.rules.expr import RuleExpressionError, as_text, compile_expr, render
 from fraudml.rules.spec import SEVERITIES, Rule
 
 log = logging.getLogger(__name__)
@@ -82,10 +82,15 @@ def rule_inputs(ds: Dataset, window: Window) -> RuleInputs:
 def rule_hits(rule: Rule, x: RuleInputs) -> ir.Table:
     """One rule's hits in the standard shape (:data:`HIT_COLUMNS`)."""
     check = CHECKS[rule.check]
-    cand = check.func(rule, x)
-    if rule.amount is not None and rule.check not in ("line", "claim"):
-        # any check's amount can be redefined from its own columns
-        cand = cand.mutate(_amount=compile_expr(rule.amount, cand, rule.params))
+    try:
+        cand = check.func(rule, x)
+        if rule.amount is not None and rule.check not in ("line", "claim"):
+            # any check's amount can be redefined from its own columns
+            cand = cand.mutate(_amount=compile_expr(rule.amount, cand, rule.params))
+    except RuleExpressionError as exc:
+        where = f"rule {rule.id} ({rule.source})"
+        message = str(exc) if str(exc).startswith(where) else f"{where}: {exc}"
+        raise RuleExpressionError(message) from None
     cols: dict[str, ir.Value] = {}
     for name, dtype in _STANDARD.items():
         cols[name] = cand[name].cast(dtype) if name in cand.columns else ibis.null(dtype)

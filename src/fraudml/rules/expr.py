@@ -19,9 +19,13 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
+from fraudml.io.errors import ContractError
 
-class RuleExpressionError(ValueError):
-    """An expression in a rule file that cannot be compiled; the message says why."""
+
+class RuleExpressionError(ContractError, ValueError):
+    """An expression in a rule file that cannot be compiled; the message says why.
+
+    A fault of the run's input (the rule base), so commands report it and exit 2."""
 
 
 _COMPARE: dict[type, Callable[[Any, Any], Any]] = {

@@ -23,7 +23,7 @@ from fraudml.models.frames import ENTITIES, frames_and_hits
 from fraudml.models.network import OWNERS as NETWORK_OWNERS
 from fraudml.models.network import with_network_features
 from fraudml.models.risk import EntityModel, score_frame
-from fraudml.rules import Rule, rule_features
+from fraudml.rules import HIT_COLUMNS, Rule, rule_features
 
 log = logging.getLogger(__name__)
 
@@ -42,19 +42,11 @@ class ScoreResult:
     explain_seconds: float = 0.0
 
 
+#: the evidence sheet: the lead, then each hit's rule, claim, amount and text
 EVIDENCE_COLUMNS = [
     "lead_type",
     "lead_id",
-    "rule_id",
-    "result",
-    "severity",
-    "claim_id",
-    "line_no",
-    "occurred",
-    "amount",
-    "message_zh",
-    "message_en",
-    "evidence",
+    *(c for c in HIT_COLUMNS if c not in ("family", "entity_type", "entity_id")),
 ]
 
 
