@@ -20,7 +20,10 @@ ARGS  ?=
 
 out_arg = $(if $(OUT),out=$(OUT))
 
-.PHONY: help setup browser demo data validate profiles rules train quality mlflow-ui score test lint bench clean
+SOURCE ?= medicare
+SRC    ?= ../shared/realdata/medicare-kaggle
+
+.PHONY: help setup browser demo data import validate profiles rules train quality real-data mlflow-ui score test lint bench clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -57,6 +60,9 @@ demo: setup ## Run the main job end to end: simulate, validate, rules, profiles,
 data: setup ## Generate a synthetic city (OUT=dir; ARGS="simulate=city" for 50,000 people)
 	$(FRAUDML) simulate $(out_arg) $(ARGS)
 
+import: setup ## Turn a source extract into a dataset (SOURCE=medicare SRC=dir OUT=dir)
+	$(FRAUDML) import $(SOURCE) $(SRC) $(if $(OUT),$(OUT),data/generated/$(SOURCE)) $(ARGS)
+
 validate: setup ## Validate DATA, quarantine bad rows under OUT/quarantine, reconcile counts
 	$(FRAUDML) validate data.path=$(DATA) $(out_arg) $(ARGS)
 
@@ -71,6 +77,9 @@ train: setup ## Train, evaluate and register models on DATA up to UNTIL (MLflow;
 
 quality: setup ## Measure the models on the committed synthetic city; writes docs/quality.md
 	$(BIN)/python -m fraudml.evaluate.quality
+
+real-data: setup ## Measure the toolkit on the Medicare files (SRC=dir); writes docs/real-data.md
+	$(BIN)/python -m fraudml.evaluate.real_data $(SRC)
 
 mlflow-ui: setup ## Open the MLflow UI on the local tracking store (outputs/mlflow)
 	$(BIN)/mlflow ui --backend-store-uri $${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/outputs/mlflow/mlflow.db} --port 5000

@@ -51,7 +51,9 @@ def main() -> None:
         elif func == "train_month":
             result = train_bench.month_dataset(Path(args[0]), Path(args[1]), args[2], args[3])
         elif func == "train_score":
-            result = train_bench.run_score(Path(args[0]), Path(args[1]), args[2], Path(args[3]))
+            result = train_bench.run_score(
+                Path(args[0]), Path(args[1]), args[2], Path(args[3]), int(args[4])
+            )
         else:
             result = train_bench.run_plain(Path(args[0]))
     else:

@@ -70,14 +70,19 @@ def month_dataset(source: Path, target: Path, start: str, end: str) -> dict:
     return {"claim_items": int(lines.fetchone()[0])}
 
 
-def run_score(root: Path, store: Path, namespace: str, out: Path) -> dict:
-    """``fraudml score`` of a month dataset with 500 leads (capacity only) and the
-    champions of ``namespace``."""
+#: Auditor capacity per entity type giving 500 leads in all (top K only).
+SCORE_CAPACITY = {"patient": 200, "visit": 200, "stay": 40, "provider": 20, "doctor": 40}
+
+
+def run_score(root: Path, store: Path, namespace: str, out: Path, scale: int = 1) -> dict:
+    """``fraudml score`` of a month dataset with ``500 * scale`` leads (capacity only) and
+    the champions of ``namespace``."""
     import json
 
     from fraudml.cli.main import main
 
     started = time.perf_counter()
+    capacity = [f"evaluate.capacity.{k}={v * scale}" for k, v in SCORE_CAPACITY.items()]
     code = main(
         [
             "score",
@@ -85,11 +90,7 @@ def run_score(root: Path, store: Path, namespace: str, out: Path) -> dict:
             f"models.store={store}",
             f"models.namespace={namespace}",
             "leads.definite=false",
-            "evaluate.capacity.patient=200",
-            "evaluate.capacity.visit=200",
-            "evaluate.capacity.stay=40",
-            "evaluate.capacity.provider=20",
-            "evaluate.capacity.doctor=40",
+            *capacity,
             f"out={out}",
         ]
     )

@@ -137,3 +137,15 @@ def test_committed_dataset_is_the_small_preset(tmp_path):
     committed = ROOT / "data" / "synthetic" / "small"
     for path in sorted(committed.glob("*.parquet")):
         assert (out / path.name).read_bytes() == path.read_bytes(), path.name
+
+
+def test_import_takes_its_source_folder_and_output_as_positional_arguments():
+    from fraudml.cli.main import with_positionals
+
+    assert with_positionals("import", ["medicare", "in", "out", "head=5"]) == [
+        "source=medicare",
+        "src=in",
+        "out=out",
+        "head=5",
+    ]
+    assert with_positionals("train", ["a=1"]) == ["a=1"]

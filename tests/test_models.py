@@ -299,3 +299,44 @@ def test_cross_validation_mode_scores_every_entity_out_of_fold(city_root):
     m = result.metrics.set_index(["entity", "method"])
     assert m.loc[("patient", "risk"), "ap"] > m.loc[("patient", "baseline_fund_paid"), "ap"]
     assert set(result.models) == {"patient", "stay", "visit", "provider", "doctor"}
+
+
+def test_rule_lift_is_chosen_on_the_later_slice():
+    """Asked to choose (cross-validation), rules that fire on the held-out negatives get no
+    weight and rules that fire on its positives keep the full lift; by default (time-based
+    training) the lift stays 0.5."""
+    frame, y = _fit_small(4)
+    kwargs = dict(
+        anomaly=ProfileIsolationForest(n_estimators=30, random_state=3),
+        supervised=RiskClassifier(n_estimators=60, random_state=3),
+        features=["b", "c"],  # the signal (a) is left out: the model alone ranks poorly
+        anomaly_features=["b", "c"],
+        min_positives=5,
+        feature_set_version="t",
+        rule_lift=None,
+    )
+    later = frame[200:].copy()
+    misleading = later.assign(rule_severity_score=np.where(y[200:] == 0, 3.0, 0.0))
+    model = fit_entity("patient", frame[:200], y[:200], misleading, y[200:], **kwargs)
+    assert model.rule_lift == 0.0
+    telling = later.assign(rule_severity_score=np.where(y[200:] == 1, 3.0, 0.0))
+    model = fit_entity("patient", frame[:200], y[:200], telling, y[200:], **kwargs)
+    assert model.rule_lift == 0.5
+    kwargs["rule_lift"] = 0.5
+    model = fit_entity("patient", frame[:200], y[:200], misleading, y[200:], **kwargs)
+    assert model.rule_lift == 0.5
+
+
+def test_checked_entities_only_when_labels_hold_negatives():
+    from fraudml.models.frames import checked_entities
+
+    labels = pd.DataFrame(
+        {
+            "entity_type": ["provider", "provider", "patient"],
+            "entity_id": ["P1", "P2", "A"],
+            "label": [1, 0, 1],
+        }
+    )
+    assert sorted(checked_entities(labels, "provider")) == ["P1", "P2"]
+    assert checked_entities(labels, "patient") is None  # positives only: unlabelled = clean
+    assert checked_entities(None, "provider") is None

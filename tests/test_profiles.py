@@ -310,18 +310,20 @@ def test_without_fee_lines_item_features_are_dropped_and_listed(make_dataset):
     frames, dropped = profiles(root)
     assert "drug_share" in dropped["provider"] and "drug_amount" in dropped["patient"]
     assert "drug_share" not in frames["provider"].columns
-    assert dropped["provider"]["drug_share"] == "needs claim_items"
+    assert dropped["provider"]["drug_share"] == "no claim_items table (fee lines)"
 
 
 def test_every_column_is_in_the_registry_and_every_feature_is_computed(city_root):
     frames, dropped = profiles(city_root)
     for entity, frame in frames.items():
-        names = {f.name for f in FEATURES if f.entity == entity}
+        # the synthetic city has no claim_codes: only the code-mix features are missing
+        coded = {f.name for f in FEATURES if f.entity == entity and "claim_codes" in f.needs}
+        names = {f.name for f in FEATURES if f.entity == entity} - coded
         base = {c for c in frame.columns if "__peer_" not in c} - set(CONTEXT[entity])
         assert base == names, entity
-        assert not dropped[entity]
+        assert set(dropped[entity]) == coded, entity
         peer = {c.split("__")[0] for c in frame.columns if c.endswith("__peer_z")}
-        assert peer == {f.name for f in FEATURES if f.entity == entity and f.peer}
+        assert peer == {f.name for f in FEATURES if f.entity == entity and f.peer} - coded
         assert frame[sorted(base)].notna().all().all(), entity
 
 
@@ -332,3 +334,74 @@ def test_features_doc_is_current():
 
     doc = Path(__file__).resolve().parents[1] / "docs" / "features.md"
     assert doc.read_text(encoding="utf-8") == render(), "run python -m fraudml.features.docs"
+
+
+@pytest.fixture
+def shared_network(make_dataset):
+    """H2 shares patient 001 with H1 and patient 002 with H1 and D1; doctor DR2 bills at
+    H2 and H1; H2's two stays last 4 and 10 days; C10 carries two diagnoses and a
+    procedure."""
+
+    def edit(t):
+        t["providers"].append(
+            {
+                "provider_id": "H2",
+                "provider_type": "hospital",
+                "level": "2",
+                "region": "110101",
+                "beds": "100",
+                "name": "",
+            }
+        )
+        t["claims"] += [
+            claim(
+                "C10", "001", "H2", "inpatient", "2024-03-05 08:00:00", "2024-03-09 10:00:00",
+                total="1000", fund="800", account="0", cash="200", diagnosis="I10", doctor="DR1",
+            ),
+            claim(
+                "C11", "002", "H2", "inpatient", "2024-03-10 08:00:00", "2024-03-20 10:00:00",
+                total="3000", fund="2400", account="0", cash="600", diagnosis="I10", doctor="DR2",
+            ),
+            claim(
+                "C12", "002", "H1", "outpatient", "2024-03-21 09:00:00",
+                total="200", diagnosis="E11", doctor="DR2",
+            ),
+        ]  # fmt: skip
+        t["claim_codes"] = [
+            {"claim_id": "C10", "kind": "diagnosis", "position": "1", "code": "I10"},
+            {"claim_id": "C10", "kind": "diagnosis", "position": "2", "code": "E11"},
+            {"claim_id": "C10", "kind": "procedure", "position": "1", "code": "0044"},
+        ]
+
+    return make_dataset(edit)
+
+
+def test_provider_network_case_mix_and_amounts(shared_network):
+    frames, dropped = profiles(shared_network)
+    p = frames["provider"]
+    h2, h1, d1 = p.loc["H2"], p.loc["H1"], p.loc["D1"]
+    assert h2.shared_patient_share == 1.0 and h2.patient_linked_providers == 2  # H1, D1
+    assert d1.patient_linked_providers == 2  # H1, H2 through patient 002
+    assert (h2.n_doctors, h2.shared_doctor_share, h2.doctor_linked_providers) == (2, 0.5, 1)
+    assert (h1.n_doctors, h1.shared_doctor_share, h1.doctor_linked_providers) == (1, 1.0, 1)
+    assert (h2.n_diagnoses, h2.top_diagnosis_share) == (1, 1.0)
+    assert (h1.n_diagnoses, h1.top_diagnosis_share) == (2, 0.5)
+    assert (h2.max_los, h2.inpatient_days, h2.mean_los) == (10, 14, 7)
+    assert h2.claim_amount_max == 3000
+    assert h2.claim_amount_cv == pytest.approx(2**0.5 * 1000 / 2000)
+    assert (h2.diagnoses_per_claim, h2.procedures_per_claim) == (1.0, 0.5)
+    assert (h2.procedure_claim_share, h2.codes_per_claim) == (0.5, 1.5)
+    assert h1.diagnoses_per_claim == 0  # claims without codes count as none
+    assert frames["doctor"].loc["DR2", "n_providers"] == 2
+    stays = frames["stay"]
+    assert stays.loc["C10", ["n_diagnosis_codes", "n_procedure_codes"]].tolist() == [2, 1]
+    assert stays.loc["C11", ["n_diagnosis_codes", "n_procedure_codes"]].tolist() == [0, 0]
+    assert "night_share" in p.columns  # this data has times of day
+    assert not any("claim_codes" in why for why in dropped["provider"].values())
+
+
+def test_code_mix_is_dropped_and_listed_without_claim_codes(visits):
+    frames, dropped = profiles(visits)
+    assert "diagnoses_per_claim" not in frames["provider"].columns
+    assert "claim_codes" in dropped["provider"]["diagnoses_per_claim"]
+    assert "claim_codes" in dropped["stay"]["n_procedure_codes"]

@@ -235,3 +235,22 @@ def test_report_opens_in_headless_chromium_without_console_errors(tmp_path):
     histogram = image.histogram()
     dark = sum(histogram[:100])  # text pixels
     assert image.size == (1000, 800) and dark > 500 and histogram[255] > 10_000
+
+
+def test_a_model_needing_columns_the_data_lacks_is_refused_by_name():
+    from fraudml.models.risk import ANOMALY, EntityModel
+    from fraudml.score.pipeline import check_inputs
+
+    model = EntityModel(
+        entity="provider",
+        anomaly=None,  # type: ignore[arg-type]
+        anomaly_features=["n_claims"],
+        anomaly_reference=(0.0, 1.0),
+        supervised=None,
+        features=["n_claims", "drug_share", ANOMALY],
+        feature_set_version="3",
+    )
+    frame = pd.DataFrame({"n_claims": [1.0], "rule_severity_score": 0.0, "net_claim_risk": 0.0})
+    with pytest.raises(ContractError, match=r"drug_share\).*no claim_items table"):
+        check_inputs("provider", model, frame, {"drug_share": "no claim_items table (fee lines)"})
+    check_inputs("provider", model, frame.assign(drug_share=0.1), {})

@@ -250,6 +250,23 @@ CLAIM_ITEMS = Table(
     ),
 )
 
+#: fraudml's extension to the contract (optional): every diagnosis and procedure of a claim,
+#: as in the national settlement list (医保结算清单: 诊断信息 diseinfo, 手术操作 oprninfo).
+#: Position 1 of ``diagnosis`` is the main diagnosis. Without it, code-mix features are
+#: dropped and listed.
+CLAIM_CODES = Table(
+    name="claim_codes",
+    follows="claims",
+    key=("claim_id", "kind", "position"),
+    foreign_keys=(ForeignKey("claim_id", "claims", "claim_id"),),
+    columns=(
+        Column("claim_id", "str"),
+        Column("kind", "str", codes=("diagnosis", "procedure")),
+        Column("position", "int", min_value=1),
+        Column("code", "str"),
+    ),
+)
+
 CHRONIC_REGISTRATIONS = Table(
     name="chronic_registrations",
     foreign_keys=(ForeignKey("patient_id", "patients", "patient_id"),),
@@ -283,6 +300,7 @@ TABLES: tuple[Table, ...] = (
     CATALOG,
     CLAIMS,
     CLAIM_ITEMS,
+    CLAIM_CODES,
     CHRONIC_REGISTRATIONS,
     LABELS,
 )

@@ -37,7 +37,27 @@ COMMANDS: dict[str, Command] = {
     ),
     "train": Command("train, evaluate and register models", "fraudml.cli.train:run"),
     "score": Command("score a period into explained leads", "fraudml.cli.score:run"),
+    "import": Command(
+        "turn a source extract into a dataset: fraudml import medicare SRC OUT",
+        "fraudml.cli.importer:run",
+    ),
 }
+
+#: Positional arguments a command accepts before its overrides, in order.
+POSITIONAL: dict[str, tuple[str, ...]] = {"import": ("source", "src", "out")}
+
+
+def with_positionals(name: str, args: list[str]) -> list[str]:
+    """``fraudml import medicare SRC OUT`` → ``source=medicare src=SRC out=OUT``."""
+    keys = POSITIONAL.get(name, ())
+    overrides, i = [], 0
+    for arg in args:
+        if "=" not in arg and not arg.startswith("-") and i < len(keys):
+            overrides.append(f"{keys[i]}={arg}")
+            i += 1
+        else:
+            overrides.append(arg)
+    return overrides
 
 
 def conf_dir() -> Path:
@@ -84,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args or args[0] in {"-h", "--help", "help"}:
         print(usage())
         return 0
-    name, overrides = args[0], args[1:]
+    name, overrides = args[0], with_positionals(args[0], args[1:])
     command = COMMANDS.get(name)
     if command is None:
         print(f"fraudml: unknown command {name!r}\n\n{usage()}", file=sys.stderr)

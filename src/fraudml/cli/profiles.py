@@ -10,6 +10,7 @@ from omegaconf import DictConfig
 
 from fraudml.cli.common import load_rule_base, open_dataset, window_of
 from fraudml.features import FEATURE_SET_VERSION, build_profiles, materialise
+from fraudml.features.build import dropped_summary
 from fraudml.features.entities import KEYS
 from fraudml.io.atomic import atomic_directory, write_json
 from fraudml.rules import apply_rules, rule_features, with_rule_aggregates
@@ -57,8 +58,7 @@ def run(cfg: DictConfig) -> int:
                     "seconds": round(time.perf_counter() - started, 1),
                 },
             )
-    for entity, dropped in profiles.dropped.items():
-        for name, why in dropped.items():
-            log.warning("%s.%s not computed: %s", entity, name, why)
+    for line in dropped_summary(profiles.dropped):
+        log.warning("%s", line)
     log.info("wrote %s (%.1f s)", out, time.perf_counter() - started)
     return 0

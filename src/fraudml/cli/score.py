@@ -13,6 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from fraudml.cli.common import load_rule_base, open_dataset, window_of
 from fraudml.features import FEATURE_SET_VERSION
+from fraudml.features.build import dropped_summary
 from fraudml.io.atomic import atomic_directory, write_json
 from fraudml.io.errors import ContractError
 from fraudml.models.frames import ENTITIES
@@ -72,6 +73,8 @@ def run(cfg: DictConfig) -> int:
         )
         timings["score_and_explain"] = time.perf_counter() - started - timings["load"]
         timings["explain"] = result.explain_seconds
+        for line in dropped_summary(result.dropped):
+            log.warning("%s", line)
         fingerprint = ds.fingerprint
         reconciliation = {c.table: c.accepted for c in ds.reconciliation.tables}
     scores, leads, evidence = result.scores, result.leads, result.evidence
@@ -104,6 +107,7 @@ def run(cfg: DictConfig) -> int:
                 "feature_set_version": FEATURE_SET_VERSION,
                 "models": versions,
                 "explained": result.explained,
+                "dropped_features": result.dropped,
                 "rows": {
                     "accepted_input": reconciliation,
                     "scored": scores.groupby("entity_type").size().to_dict(),

@@ -18,6 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from fraudml.cli.common import load_rule_base, open_dataset, parse_date
 from fraudml.evaluate.plots import pr_curves, shap_summary
 from fraudml.features import FEATURE_SET_VERSION
+from fraudml.features.build import dropped_summary
 from fraudml.io.atomic import atomic_directory, write_json
 from fraudml.io.errors import ContractError
 from fraudml.models.training import (
@@ -71,6 +72,9 @@ def _artifacts(result: TrainingResult, cfg: DictConfig, folder: Path) -> None:
         for e, m in result.models.items()
     }
     (folder / "features.json").write_text(json.dumps(features, indent=2), encoding="utf-8")
+    (folder / "dropped_features.json").write_text(
+        json.dumps(result.dropped, indent=2, ensure_ascii=False), encoding="utf-8"
+    )
     for entity, model in result.models.items():
         scores = result.scores[entity]
         methods = {"risk": scores["risk"], "anomaly": scores["anomaly_score"]}
@@ -157,6 +161,8 @@ def run(cfg: DictConfig) -> int:
         fingerprint_ = ds.fingerprint
         dataset_path = ds.path
 
+    for line in dropped_summary(result.dropped):
+        log.warning("%s", line)
     print(evaluation_table(result))
     ns = store.namespace(dataset_path, cfg.train.namespace)
     uri, artifacts = store.configure(cfg.train.store)
@@ -220,6 +226,7 @@ def run(cfg: DictConfig) -> int:
                     "split": result.split.as_dict() if result.split else None,
                     "models": registered,
                     "notes": {e: m.note for e, m in result.models.items() if m.note},
+                    "dropped_features": result.dropped,
                 },
             )
     log.info(

@@ -11,7 +11,7 @@ import ibis.expr.types as ir
 from fraudml.features.entities import BUILDERS, CONTEXT, KEYS
 from fraudml.features.inputs import Window, prepare
 from fraudml.features.peers import with_peers
-from fraudml.features.registry import FEATURES, Entity, features
+from fraudml.features.registry import FEATURES, NEEDS_TEXT, Entity, features
 from fraudml.io.load import Dataset
 
 log = logging.getLogger(__name__)
@@ -54,13 +54,29 @@ def build_profiles(ds: Dataset, window: Window) -> Profiles:
             continue
         available = features(ent, x.tables)
         missing = [f for f in FEATURES if f.entity == entity and f not in available]
-        dropped[entity] = {f.name: f"needs {', '.join(f.needs)}" for f in missing}
+        dropped[entity] = {
+            f.name: "; ".join(NEEDS_TEXT[n] for n in f.needs if n not in x.tables) for f in missing
+        }
         prof = builder(x)
         cols = [f.name for f in available]
         prof = prof.select(KEYS[entity], *CONTEXT[entity], *cols)
         peer_cols = [f.name for f in available if f.peer]
         tables[entity] = with_peers(prof, PEER_GROUPS[entity], peer_cols)
     return Profiles(tables, window, dropped)
+
+
+def dropped_summary(dropped: dict[str, dict[str, str]]) -> list[str]:
+    """One line per entity type and reason: the features the data could not give."""
+    lines = []
+    for entity, features_ in dropped.items():
+        by_reason: dict[str, list[str]] = {}
+        for name, why in features_.items():
+            by_reason.setdefault(why, []).append(name)
+        for why, names in by_reason.items():
+            lines.append(
+                f"{entity}: {len(names)} features not computed ({why}): {', '.join(names)}"
+            )
+    return lines
 
 
 def _has_doctor_ids(ds: Dataset) -> bool:

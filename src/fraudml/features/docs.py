@@ -18,8 +18,12 @@ Only claims admitted in the window are used; the one look-back is for trace code
 fee line counts as repeated when its code was settled on an earlier line of any claim
 admitted before `UNTIL`. Features marked *peer* also get `<name>__peer_median` (the median
 of the peer group) and `<name>__peer_z`, a robust z-score against it
-(`src/fraudml/features/peers.py`). Features that need a table the dataset lacks are not
-computed and are listed in `profiles.json` (never zero-filled).
+(`src/fraudml/features/peers.py`). Features marked *IF* are read by the isolation
+forest; the others (network position, case mix, spread of amounts) by the supervised
+model only. Features that need a table the dataset lacks are not
+computed and are listed in `profiles.json` (never zero-filled): a table the dataset
+lacks (`claim_items`, `claim_codes`, `chronic_registrations`) or times of day, when every
+claim time is midnight (sources with dates only).
 
 `make profiles` also runs the rule base ([rules.md](rules.md)) and adds to every profile
 `rule_definite_hits`, `rule_severity_score` (hits weighted by severity: high 1, medium
@@ -34,13 +38,14 @@ def render() -> str:
     for entity in ("patient", "provider", "doctor", "stay", "visit"):
         groups = " × ".join(PEER_GROUPS[entity])
         parts.append(f"\n## {entity} (peers: {groups})\n")
-        parts.append("| feature | 中文 | English | unit | family | peer | needs |")
-        parts.append("|---|---|---|---|---|---|---|")
+        parts.append("| feature | 中文 | English | unit | family | peer | IF | needs |")
+        parts.append("|---|---|---|---|---|---|---|---|")
         for f in FEATURES:
             if f.entity == entity:
                 parts.append(
                     f"| `{f.name}` | {f.zh} | {f.en} | {f.unit} | {f.family} | "
-                    f"{'yes' if f.peer else ''} | {', '.join(f.needs)} |"
+                    f"{'yes' if f.peer else ''} | {'yes' if f.anomaly else ''} | "
+                    f"{', '.join(f.needs)} |"
                 )
     return "\n".join(parts) + "\n"
 

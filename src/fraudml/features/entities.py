@@ -203,16 +203,26 @@ def provider_profile(x: Inputs) -> ir.Table:
         out_of_region_share=_n(c.out_of_region) / c.count(),
         round_amount_share=_n((c.total_amount % 10).abs() < 0.005) / c.count(),
         night_share=_n(c.night) / c.count(),
+        n_doctors=c.doctor_id.nunique(),
+        n_diagnoses=c.diagnosis_code.nunique(),
+        mean_patient_age=c.age.mean(),
+        claim_amount_p90=c.total_amount.quantile(0.9),
+        claim_amount_max=c.total_amount.max(),
+        _amount_mean=c.total_amount.mean(),
+        _amount_std=c.total_amount.std(),
     )
     base = base.mutate(
+        claim_amount_cv=_share(base._amount_std, base._amount_mean),
         claims_per_patient=base.n_claims / base.n_patients,
         cost_per_outpatient=base.cost_per_outpatient.fill_null(0.0),
         cost_per_admission=base.cost_per_admission.fill_null(0.0),
-    )
+    ).drop("_amount_mean", "_amount_std")
     stays = _stays(c)
     inpatient = stays.group_by("provider_id").agg(
         mean_los=stays.los.mean(),
         p90_los=stays.los.quantile(0.9),
+        max_los=stays.los.max(),
+        inpatient_days=stays.los.sum(),
         readmit_rate=_n(stays.readmit) / stays.count(),
     )
     hours = c.group_by(["provider_id", c.admit_time.truncate("h").name("h")]).agg(k=c.count())
@@ -220,11 +230,24 @@ def provider_profile(x: Inputs) -> ir.Table:
 
     per_patient = c.group_by("patient_id").agg(k=c.provider_id.nunique())
     pairs = c.select("provider_id", "patient_id").distinct().inner_join(per_patient, "patient_id")
-    shared = pairs.group_by("provider_id").agg(shared_patient_providers=(pairs.k - 1).mean())
-
+    shared = pairs.group_by("provider_id").agg(
+        shared_patient_providers=(pairs.k - 1).mean(),
+        shared_patient_share=_n(pairs.k > 1) / pairs.count(),
+    )
     prof = base
-    for other in (inpatient, burst, shared, _covisits(c)):
+    for other in (
+        inpatient,
+        burst,
+        shared,
+        _covisits(c),
+        _linked_providers(c, "patient_id", "patient_linked_providers"),
+        _shared_doctors(c),
+        _linked_providers(c, "doctor_id", "doctor_linked_providers"),
+        _top_diagnosis(c),
+    ):
         prof = attach(prof, other, "provider_id")
+    if x.codes is not None:
+        prof = attach(prof, _code_mix(x.codes, c), "provider_id")
     if x.fees is not None:
         f = x.fees
         fees = f.group_by("provider_id").agg(
@@ -248,6 +271,56 @@ def provider_profile(x: Inputs) -> ir.Table:
         ).drop("_fees", "_drug", "_exam_lab", "_material", "_treatment", "_ptc_sum", "_ptc_n")
         prof = attach(prof, fees, "provider_id")
     return prof
+
+
+def _linked_providers(c: ir.Table, via: str, name: str) -> ir.Table:
+    """Distinct other providers reached through a shared patient or doctor (``via``)."""
+    a = c.filter(c[via].notnull()).select("provider_id", via).distinct()
+    b = a.view()
+    links = a.inner_join(b, [a[via] == b[via], a.provider_id != b.provider_id]).select(
+        provider_id=a.provider_id, other=b.provider_id
+    )
+    return links.group_by("provider_id").agg(**{name: links.other.nunique()})
+
+
+def _shared_doctors(c: ir.Table) -> ir.Table:
+    """Share of a provider's billing doctors who also bill at another provider."""
+    pairs = c.filter(c.doctor_id.notnull()).select("provider_id", "doctor_id").distinct()
+    per_doctor = pairs.group_by("doctor_id").agg(k=pairs.provider_id.nunique())
+    pairs = pairs.inner_join(per_doctor, "doctor_id")
+    return pairs.group_by("provider_id").agg(shared_doctor_share=_n(pairs.k > 1) / pairs.count())
+
+
+def _top_diagnosis(c: ir.Table) -> ir.Table:
+    """Share of a provider's claims carrying its most frequent main diagnosis."""
+    d = c.filter(c.diagnosis_code.notnull())
+    counts = d.group_by(["provider_id", "diagnosis_code"]).agg(k=d.count())
+    top = counts.group_by("provider_id").agg(_top=counts.k.max(), _all=counts.k.sum())
+    return top.select("provider_id", top_diagnosis_share=_share(top._top, top._all))
+
+
+def _claim_code_counts(codes: ir.Table) -> ir.Table:
+    """Per claim: how many diagnoses and procedures it carries."""
+    return codes.group_by("claim_id").agg(
+        n_diagnosis_codes=_n(codes.kind == "diagnosis"),
+        n_procedure_codes=_n(codes.kind == "procedure"),
+    )
+
+
+def _code_mix(codes: ir.Table, c: ir.Table) -> ir.Table:
+    """A provider's diagnosis and procedure mix over all its claims (claims without codes
+    count as zero)."""
+    per_claim = attach(c.select("claim_id", "provider_id"), _claim_code_counts(codes), "claim_id")
+    mix = per_claim.group_by("provider_id").agg(
+        diagnoses_per_claim=per_claim.n_diagnosis_codes.mean(),
+        procedures_per_claim=per_claim.n_procedure_codes.mean(),
+        procedure_claim_share=_n(per_claim.n_procedure_codes > 0) / per_claim.count(),
+        _claims=per_claim.count(),
+    )
+    distinct = codes.select("provider_id", "kind", "code").distinct()
+    distinct = distinct.group_by("provider_id").agg(_codes=distinct.count())
+    mix = attach(mix, distinct, "provider_id")
+    return mix.mutate(codes_per_claim=_share(mix._codes, mix._claims)).drop("_claims", "_codes")
 
 
 def _covisits(c: ir.Table) -> ir.Table:
@@ -285,6 +358,9 @@ def doctor_profile(x: Inputs) -> ir.Table:
     )
     base = attach(base, _most_frequent(c, "doctor_id", "department"), "doctor_id", fill=None)
     base = attach(base, _most_frequent(c, "doctor_id", "provider_id"), "doctor_id", fill=None)
+    base = attach(
+        base, c.group_by("doctor_id").agg(n_providers=c.provider_id.nunique()), "doctor_id"
+    )
     per_day = c.group_by(["doctor_id", "day"]).agg(k=c.patient_id.nunique())
     daily = per_day.group_by("doctor_id").agg(patients_per_day=per_day.k.mean())
     prof = attach(base, daily, "doctor_id")
@@ -327,6 +403,8 @@ def stay_profile(x: Inputs) -> ir.Table:
     overlap = overlap.group_by("claim_id").agg(overlapping_stays=overlap.other.nunique())
     during = during.group_by("claim_id").agg(claims_during_stay=during.visit_id.nunique())
     prof = attach(attach(base, overlap, "claim_id"), during, "claim_id")
+    if x.codes is not None:
+        prof = attach(prof, _claim_code_counts(x.codes), "claim_id")
     if x.fees is not None:
         f = x.fees
         fees = f.select(

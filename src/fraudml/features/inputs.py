@@ -60,9 +60,13 @@ class Inputs:
     #: dataset has no fee lines
     fees: ir.Table | None
     registrations: ir.Table | None
+    #: ``claim_codes`` of the window's claims with their provider (``claim_id``,
+    #: ``provider_id``, ``kind``, ``code``); ``None`` when the dataset has none
+    codes: ir.Table | None
     window: Window
     #: days the window spans (from the data when a side is open)
     days: ir.NumericScalar
+    #: what the data has: its tables, plus ``claim_times`` when claims carry times of day
     tables: set[str]
 
 
@@ -124,7 +128,24 @@ def prepare(ds: Dataset, window: Window, *, fees: bool = True) -> Inputs:
         time.perf_counter() - started,
     )
     regs = ds.table("chronic_registrations") if "chronic_registrations" in ds else None
-    return Inputs(c, summary, regs, window, days, set(ds.tables))
+    codes = None
+    if "claim_codes" in ds:
+        k = ds.table("claim_codes")
+        codes = k.inner_join(c.select("claim_id", "provider_id"), "claim_id").select(
+            "claim_id", "provider_id", "kind", "code"
+        )
+    has = set(ds.tables)
+    if has_times_of_day(c):
+        has.add("claim_times")
+    return Inputs(c, summary, regs, codes, window, days, has)
+
+
+def has_times_of_day(claims: ir.Table) -> bool:
+    """Whether any claim's admit time is not midnight (sources with dates only are not:
+    time-of-day features would then describe the source's format, not behaviour)."""
+    t = claims.admit_time
+    midnight = (t.hour() == 0) & (t.minute() == 0) & (t.second() == 0)
+    return bool((~midnight).any().execute())
 
 
 def _catalog(ds: Dataset) -> ir.Table:

@@ -15,7 +15,7 @@ import pandas as pd
 Entity = Literal["patient", "provider", "doctor", "stay", "visit"]
 
 #: Bump when a feature's definition changes: models record it and refuse a mismatch.
-FEATURE_SET_VERSION = "2"
+FEATURE_SET_VERSION = "3"
 
 
 @dataclass(frozen=True)
@@ -32,10 +32,27 @@ class Feature:
     needs: tuple[str, ...] = ()
     #: also compared with peers (robust z-score and peer median columns)
     peer: bool = False
+    #: read by the isolation forest. Context features (network position, case mix, size
+    #: and spread of amounts) go to the supervised model only: labels can weigh them, but
+    #: a forest cannot tell a relevant dimension from an irrelevant one, and every
+    #: weakly relevant one dilutes its isolation of real outliers.
+    anomaly: bool = True
 
 
 _F = Feature
 ITEMS = ("claim_items",)
+#: claim times carry a time of day (some sources hold dates only)
+TIMES = ("claim_times",)
+#: every diagnosis and procedure of a claim (the optional ``claim_codes`` table)
+CODES = ("claim_codes",)
+
+#: Why a feature is dropped when one of its needs is missing (for the run's output).
+NEEDS_TEXT = {
+    "claim_items": "no claim_items table (fee lines)",
+    "claim_codes": "no claim_codes table (diagnoses and procedures)",
+    "claim_times": "claim times are dates only (no time of day)",
+    "chronic_registrations": "no chronic_registrations table",
+}
 
 FEATURES: tuple[Feature, ...] = (
     # ---------------------------------------------------------------- patient: use
@@ -72,6 +89,7 @@ FEATURES: tuple[Feature, ...] = (
         "1小时内异地就诊次数",
         "claims in another region within an hour of the previous one",
         "次",
+        needs=TIMES,
     ),
     _F(
         "night_share",
@@ -80,6 +98,7 @@ FEATURES: tuple[Feature, ...] = (
         "夜间就诊占比",
         "share of claims at night (21:00-07:00)",
         "比例",
+        needs=TIMES,
     ),
     _F("weekend_share", "patient", "use", "周末就诊占比", "share of claims on weekends", "比例"),
     _F(
@@ -297,6 +316,26 @@ FEATURES: tuple[Feature, ...] = (
         "p90_los", "provider", "inpatient", "住院天数90分位", "90th percentile length of stay", "天"
     ),
     _F(
+        "max_los",
+        "provider",
+        "inpatient",
+        "最长住院天数",
+        "longest stay",
+        "天",
+        peer=True,
+        anomaly=False,
+    ),
+    _F(
+        "inpatient_days",
+        "provider",
+        "inpatient",
+        "住院总床日",
+        "bed-days of all stays",
+        "天",
+        peer=True,
+        anomaly=False,
+    ),
+    _F(
         "readmit_rate",
         "provider",
         "inpatient",
@@ -340,6 +379,7 @@ FEATURES: tuple[Feature, ...] = (
         "share of claims at night",
         "比例",
         peer=True,
+        needs=TIMES,
     ),
     _F(
         "max_claims_hour",
@@ -348,6 +388,7 @@ FEATURES: tuple[Feature, ...] = (
         "单小时最多结算数",
         "most claims in one hour",
         "次",
+        needs=TIMES,
     ),
     _F(
         "price_to_cap",
@@ -404,10 +445,162 @@ FEATURES: tuple[Feature, ...] = (
         "patient pairs seen together (same half hour) on two or more days",
         "对",
         peer=True,
+        needs=TIMES,
+    ),
+    _F(
+        "shared_patient_share",
+        "provider",
+        "network",
+        "多机构就诊患者占比",
+        "share of patients who also claimed at another provider",
+        "比例",
+        peer=True,
+        anomaly=False,
+    ),
+    _F(
+        "patient_linked_providers",
+        "provider",
+        "network",
+        "共享患者的机构数",
+        "other providers sharing a patient",
+        "家",
+        peer=True,
+        anomaly=False,
+    ),
+    _F(
+        "n_doctors",
+        "provider",
+        "network",
+        "结算医师数",
+        "distinct billing doctors",
+        "人",
+        anomaly=False,
+    ),
+    _F(
+        "shared_doctor_share",
+        "provider",
+        "network",
+        "多机构执业医师占比",
+        "share of doctors who also bill at another provider",
+        "比例",
+        peer=True,
+        anomaly=False,
+    ),
+    _F(
+        "doctor_linked_providers",
+        "provider",
+        "network",
+        "共享医师的机构数",
+        "other providers sharing a doctor",
+        "家",
+        peer=True,
+        anomaly=False,
+    ),
+    _F(
+        "n_diagnoses",
+        "provider",
+        "case_mix",
+        "主诊断种类数",
+        "distinct main diagnoses",
+        "种",
+        anomaly=False,
+    ),
+    _F(
+        "top_diagnosis_share",
+        "provider",
+        "case_mix",
+        "最常见主诊断占比",
+        "share of claims with the provider's most frequent main diagnosis",
+        "比例",
+        peer=True,
+        anomaly=False,
+    ),
+    _F(
+        "mean_patient_age",
+        "provider",
+        "patients",
+        "患者平均年龄",
+        "mean patient age at the claim",
+        "岁",
+        direction="both",
+        anomaly=False,
+    ),
+    _F(
+        "claim_amount_p90",
+        "provider",
+        "cost",
+        "单次结算金额90分位",
+        "90th percentile of the settlement amount",
+        "元",
+        peer=True,
+        anomaly=False,
+    ),
+    _F(
+        "claim_amount_max",
+        "provider",
+        "cost",
+        "单次结算最高金额",
+        "largest settlement",
+        "元",
+        anomaly=False,
+    ),
+    _F(
+        "claim_amount_cv",
+        "provider",
+        "cost",
+        "结算金额变异系数",
+        "spread of settlement amounts (standard deviation over mean)",
+        "比例",
+        direction="both",
+        anomaly=False,
+    ),
+    _F(
+        "diagnoses_per_claim",
+        "provider",
+        "case_mix",
+        "次均诊断数",
+        "diagnoses per settlement",
+        "个",
+        needs=CODES,
+        peer=True,
+        anomaly=False,
+    ),
+    _F(
+        "procedures_per_claim",
+        "provider",
+        "case_mix",
+        "次均手术操作数",
+        "procedures per settlement",
+        "个",
+        needs=CODES,
+        peer=True,
+        anomaly=False,
+    ),
+    _F(
+        "procedure_claim_share",
+        "provider",
+        "case_mix",
+        "有手术操作的结算占比",
+        "share of settlements with a procedure",
+        "比例",
+        needs=CODES,
+        peer=True,
+        anomaly=False,
+    ),
+    _F(
+        "codes_per_claim",
+        "provider",
+        "case_mix",
+        "次均不同诊断与操作编码数",
+        "distinct diagnosis and procedure codes per settlement",
+        "个",
+        needs=CODES,
+        anomaly=False,
     ),
     # ---------------------------------------------------------------- doctor
     _F("n_claims", "doctor", "volume", "结算次数", "settlements billed", "次", peer=True),
     _F("n_patients", "doctor", "volume", "就诊人数", "distinct patients", "人"),
+    _F("n_providers", "doctor", "network", "执业机构数", "providers billed at", "家"),
     _F(
         "patients_per_day",
         "doctor",
@@ -481,6 +674,26 @@ FEATURES: tuple[Feature, ...] = (
         "outpatient or pharmacy claims during the stay",
         "次",
     ),
+    _F(
+        "n_diagnosis_codes",
+        "stay",
+        "inpatient",
+        "诊断数",
+        "diagnoses on the claim",
+        "个",
+        needs=CODES,
+        peer=True,
+    ),
+    _F(
+        "n_procedure_codes",
+        "stay",
+        "inpatient",
+        "手术操作数",
+        "procedures on the claim",
+        "个",
+        needs=CODES,
+        peer=True,
+    ),
     _F("n_lines", "stay", "inpatient", "费用明细行数", "fee lines", "行", needs=ITEMS, peer=True),
     _F(
         "drug_share",
@@ -550,7 +763,15 @@ FEATURES: tuple[Feature, ...] = (
         "share paid from the personal account",
         "比例",
     ),
-    _F("night", "visit", "visit", "夜间结算", "settled at night (21:00–07:00)", "是/否"),
+    _F(
+        "night",
+        "visit",
+        "visit",
+        "夜间结算",
+        "settled at night (21:00–07:00)",
+        "是/否",
+        needs=TIMES,
+    ),
     _F("weekend", "visit", "visit", "周末结算", "settled on a weekend", "是/否"),
     _F("out_of_region", "visit", "visit", "异地就医", "outside the patient's region", "是/否"),
     _F("age", "visit", "visit", "年龄", "age at the visit", "岁", direction="both"),

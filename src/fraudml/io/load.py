@@ -36,6 +36,7 @@ SKIPPED_WITHOUT: dict[str, str] = {
     "are skipped",
     "doctors": "doctor profiles are skipped and claims.doctor_id is not checked against doctors",
     "catalog": "the catalog of the synthetic world is used for catalog restrictions",
+    "claim_codes": "diagnosis and procedure mix features are dropped",
     "labels": "supervised training and evaluation are skipped",
     "chronic_registrations": "chronic-disease registration checks are skipped",
 }

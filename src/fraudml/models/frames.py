@@ -37,9 +37,11 @@ def entity_frames(ds: Dataset, window: Window, rules: Sequence[Rule]) -> dict[st
 
 def frames_and_hits(
     ds: Dataset, window: Window, rules: Sequence[Rule]
-) -> tuple[dict[str, pd.DataFrame], RuleRun]:
-    """:func:`entity_frames` and the rule run behind their aggregates (for evidence)."""
-    tables = materialise(ds, build_profiles(ds, window))
+) -> tuple[dict[str, pd.DataFrame], RuleRun, dict[str, dict[str, str]]]:
+    """:func:`entity_frames`, the rule run behind their aggregates (for evidence) and the
+    features the data could not give (entity → feature → why)."""
+    profiles = build_profiles(ds, window)
+    tables = materialise(ds, profiles)
     run = apply_rules(ds, window, rules)
     out = {}
     for entity, table in tables.items():
@@ -47,7 +49,7 @@ def frames_and_hits(
         frame = joined.to_pandas().set_index(KEYS[entity]).sort_index()
         frame.index = frame.index.astype(str)
         out[entity] = reproducible(frame)
-    return out, run
+    return out, run, profiles.dropped
 
 
 def reproducible(frame: pd.DataFrame) -> pd.DataFrame:
@@ -72,14 +74,19 @@ def model_columns(frame: pd.DataFrame, entity: str) -> tuple[list[str], list[str
 
     Supervised: every registered feature, its peer z-score, the rule aggregates and (for
     providers and doctors) the network features.
-    Anomaly: behaviour only, peer-normalised where a peer version exists (the raw
-    value otherwise); rule hits stay out so the forest measures behaviour, not rules.
+    Anomaly: behaviour only (registry entries with ``anomaly``), peer-normalised where a
+    peer version exists (the raw value otherwise); rule hits stay out so the forest
+    measures behaviour, not rules.
     """
     registered = [f for f in FEATURES if f.entity == entity and f.name in frame.columns]
     supervised = [f.name for f in registered]
     supervised += [f"{f.name}__peer_z" for f in registered if f"{f.name}__peer_z" in frame]
     supervised += [c for c in frame.columns if c.startswith(("rule_", "net_"))]
-    anomaly = [f"{f.name}__peer_z" if f"{f.name}__peer_z" in frame else f.name for f in registered]
+    anomaly = [
+        f"{f.name}__peer_z" if f"{f.name}__peer_z" in frame else f.name
+        for f in registered
+        if f.anomaly
+    ]
     return supervised, anomaly
 
 
@@ -107,6 +114,18 @@ def labels_as_of(
         index=mine.entity_id.astype(str).to_numpy(),
     )
     return out
+
+
+def checked_entities(labels: pd.DataFrame | None, entity: str) -> pd.Index | None:
+    """Ids of ``entity`` with a label of either value, when the labels hold explicit
+    negatives (checked and found clean) for it; ``None`` when they hold positives only,
+    where every unlabelled entity counts as not known to be fraud."""
+    if labels is None or labels.empty:
+        return None
+    mine = labels[labels.entity_type == LABEL_TYPES[entity]]
+    if not (mine.label == 0).any():
+        return None
+    return pd.Index(mine.entity_id.astype(str).unique())
 
 
 def target(frame: pd.DataFrame, positives: pd.DataFrame) -> pd.Series:

@@ -10,7 +10,14 @@
   their claims as ``1 − (1 − level) · (1 − net_claim_risk)``;
 - ``rule_part = 1 − exp(−rule_severity_score)`` grows with the entity's rule hits
   weighted by severity (one definite high-severity hit gives 0.63);
-- ``RULE_LIFT`` (0.5) lets rules lift a lead without deciding it alone.
+- ``rule_lift`` lets rules lift a lead without deciding it alone: 0.5 (``RULE_LIFT``).
+  In cross-validation (labels for a whole period, complete), where a supervised model
+  already reads the rule aggregates as inputs, it is instead the value of
+  ``RULE_LIFTS`` with the best average precision on the held-out part that early stopping
+  and calibration use, so rules are not counted twice where the labels say they add
+  nothing. Not in time-based training: there the later slice's labels are the ones known
+  by UNTIL, fraud found later is missing from them, and rules that catch it would look
+  like false alarms.
 
 Every step is a plain function of data frames; fitted objects live in
 :class:`EntityModel`.
@@ -27,6 +34,8 @@ from sklearn.base import clone
 from fraudml.models.estimators import ProfileIsolationForest, RiskClassifier
 
 RULE_LIFT = 0.5
+#: The rule lifts tried when a supervised model is fitted (ties go to the larger lift).
+RULE_LIFTS = (0.0, 0.25, 0.5)
 ANOMALY = "anomaly_score"
 
 
@@ -46,6 +55,8 @@ class EntityModel:
     #: why there is no supervised model, when there is none
     note: str = ""
     params: dict = field(default_factory=dict)
+    #: weight of the rule part in ``risk`` (see the module docstring)
+    rule_lift: float = RULE_LIFT
 
     @property
     def inputs(self) -> list[str]:
@@ -78,10 +89,12 @@ def fit_entity(
     anomaly_features: list[str],
     min_positives: int,
     feature_set_version: str,
+    rule_lift: float | None = RULE_LIFT,
 ) -> EntityModel:
     """Fit the anomaly model on ``fit`` and, when both slices hold enough positives, the
     supervised model on ``fit`` with ``later`` (the following time slice) for early
-    stopping and calibration."""
+    stopping and calibration. ``rule_lift=None`` chooses the lift on ``later`` (only
+    where its labels are complete: see the module docstring)."""
     forest = clone(anomaly).fit(_matrix(fit, anomaly_features))
     seen = forest.risk_score(_matrix(fit, anomaly_features))
     median = float(np.median(seen))
@@ -113,7 +126,24 @@ def fit_entity(
     model.supervised = clone(supervised).fit(
         X_fit, y_fit.to_numpy(), eval_set=(X_later, y_later.to_numpy())
     )
+    model.rule_lift = choose_rule_lift(model, later, y_later) if rule_lift is None else rule_lift
     return model
+
+
+def choose_rule_lift(model: EntityModel, later: pd.DataFrame, y_later: pd.Series) -> float:
+    """The lift of :data:`RULE_LIFTS` whose ``risk`` ranks the later slice best (average
+    precision; ties go to the larger lift)."""
+    from sklearn.metrics import average_precision_score
+
+    parts = score_frame(model, later)
+    base = parts["supervised"].to_numpy()
+    rule = parts["rule_part"].to_numpy()
+    best, best_ap = RULE_LIFT, -1.0
+    for lift in sorted(RULE_LIFTS, reverse=True):
+        ap = average_precision_score(y_later.to_numpy(), 1.0 - (1.0 - base) * (1.0 - lift * rule))
+        if ap > best_ap + 1e-12:
+            best, best_ap = lift, ap
+    return float(best)
 
 
 def score_frame(model: EntityModel, frame: pd.DataFrame) -> pd.DataFrame:
@@ -137,7 +167,7 @@ def score_frame(model: EntityModel, frame: pd.DataFrame) -> pd.DataFrame:
         else 0.0
     )
     out["rule_part"] = 1.0 - np.exp(-np.asarray(severity, dtype=float))
-    out["risk"] = 1.0 - (1.0 - base) * (1.0 - RULE_LIFT * out["rule_part"].to_numpy())
+    out["risk"] = 1.0 - (1.0 - base) * (1.0 - model.rule_lift * out["rule_part"].to_numpy())
     return out
 
 

@@ -22,7 +22,15 @@ from fraudml.evaluate.metrics import ranking_metrics, recall_at_k_by_scheme
 from fraudml.features import FEATURE_SET_VERSION, Window
 from fraudml.io.load import Dataset
 from fraudml.models.estimators import ProfileIsolationForest, RiskClassifier
-from fraudml.models.frames import ENTITIES, entity_frames, labels_as_of, model_columns, target
+from fraudml.models.frames import (
+    ENTITIES,
+    checked_entities,
+    entity_frames,
+    frames_and_hits,
+    labels_as_of,
+    model_columns,
+    target,
+)
 from fraudml.models.network import OWNERS as NETWORK_OWNERS
 from fraudml.models.network import with_network_features
 from fraudml.models.risk import EntityModel, fit_entity, score_frame, supervised_inputs
@@ -127,6 +135,8 @@ class TrainingResult:
     explain_inputs: dict[str, np.ndarray] = field(default_factory=dict)
     #: "time" (train before UNTIL, evaluate after) or "cv" (cross-validation by entity)
     mode: str = "time"
+    #: features the data could not give: entity → feature → why
+    dropped: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def train_and_evaluate(
@@ -142,7 +152,7 @@ def train_and_evaluate(
     """Fit per entity type on ``split`` and evaluate on its evaluation window."""
     labels = ds.table("labels").to_pandas() if "labels" in ds else None
     log.info("profiles for the fitting window %s … %s", split.start.date(), split.fit_end.date())
-    fit_frames = entity_frames(ds, split.fit, rules)
+    fit_frames, _, dropped = frames_and_hits(ds, split.fit, rules)
     log.info("profiles for the later slice %s … %s", split.fit_end.date(), split.label_end.date())
     later_frames = entity_frames(ds, split.later, rules)
     log.info("profiles for the evaluation window from %s", split.until.date())
@@ -193,7 +203,14 @@ def train_and_evaluate(
             explain[entity] = supervised_inputs(model, evaluation, scored["anomaly_score"])
         scores[entity] = scored
     return TrainingResult(
-        split, models, pd.DataFrame(rows), pd.DataFrame(scheme_rows), scores, examples, explain
+        split,
+        models,
+        pd.DataFrame(rows),
+        pd.DataFrame(scheme_rows),
+        scores,
+        examples,
+        explain,
+        dropped=dropped,
     )
 
 
@@ -266,18 +283,32 @@ def cross_validate(
         folds,
     )
     labels = ds.table("labels").to_pandas() if "labels" in ds else None
-    frames = entity_frames(ds, Window(), rules)
+    frames, _, dropped = frames_and_hits(ds, Window(), rules)
     models: dict[str, EntityModel] = {}
     rows, scheme_rows, scores, examples, explain = [], [], {}, {}, {}
+    #: every entity's score, for the network features of providers and doctors
+    network: dict[str, pd.DataFrame] = {}
     networked = False
     for entity in ENTITIES:
         if entity in NETWORK_OWNERS and not networked:
-            frames = with_network_features(frames, scores)
+            frames = with_network_features(frames, network)
             networked = True
         if entity not in frames or frames[entity].empty:
             continue
-        frame = frames[entity]
-        features, anomaly_features = model_columns(frame, entity)
+        every = frames[entity]
+        checked = checked_entities(labels, entity)
+        # With explicit negatives (checked and clean), the unlabelled are unknown, not
+        # clean: models learn from and are measured on the checked entities only.
+        frame = every[every.index.isin(checked)] if checked is not None else every
+        if checked is not None:
+            log.info(
+                "%s: %s of %s entities carry a label (0 or 1); models learn from and are "
+                "measured on those, and score all",
+                entity,
+                f"{len(frame):,}",
+                f"{len(every):,}",
+            )
+        features, anomaly_features = model_columns(every, entity)
         hindsight = labels_as_of(labels, entity, None)
         y = target(frame, hindsight)
         kwargs = dict(
@@ -287,23 +318,21 @@ def cross_validate(
             anomaly_features=anomaly_features,
             min_positives=min_positives,
             feature_set_version=FEATURE_SET_VERSION,
+            rule_lift=None,  # chosen on the held-out part: its labels are complete here
         )
-        n_splits = int(min(folds, y.sum(), (1 - y).sum()))
         oof = []
-        if n_splits >= 2:
-            outer = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-            for train_idx, test_idx in outer.split(frame, y):
-                fit_idx, later_idx = _inner_split(y.iloc[train_idx], seed)
-                part = frame.iloc[train_idx]
-                model = fit_entity(
-                    entity,
-                    part.iloc[fit_idx],
-                    y.iloc[train_idx].iloc[fit_idx],
-                    part.iloc[later_idx],
-                    y.iloc[train_idx].iloc[later_idx],
-                    **kwargs,
-                )
-                oof.append(score_frame(model, frame.iloc[test_idx]))
+        for train_idx, test_idx in entity_folds(y, folds, seed):
+            fit_idx, later_idx = _inner_split(y.iloc[train_idx], seed)
+            part = frame.iloc[train_idx]
+            model = fit_entity(
+                entity,
+                part.iloc[fit_idx],
+                y.iloc[train_idx].iloc[fit_idx],
+                part.iloc[later_idx],
+                y.iloc[train_idx].iloc[later_idx],
+                **kwargs,
+            )
+            oof.append(score_frame(model, frame.iloc[test_idx]))
         fit_idx, later_idx = _inner_split(y, seed)
         model = fit_entity(
             entity,
@@ -321,7 +350,11 @@ def cross_validate(
         _evaluate(entity, model, frame, scored, hindsight, capacity, rows, scheme_rows)
         if model.supervised is not None:
             explain[entity] = supervised_inputs(model, frame)
+        # Network features of providers and doctors read every entity's score: the
+        # out-of-fold ones where known, the final model's for the unlabelled.
         scores[entity] = scored
+        rest = every[~every.index.isin(frame.index)]
+        network[entity] = pd.concat([scored, score_frame(model, rest)]) if len(rest) else scored
     return TrainingResult(
         None,
         models,
@@ -331,7 +364,19 @@ def cross_validate(
         examples,
         explain,
         mode="cv",
+        dropped=dropped,
     )
+
+
+def entity_folds(y: pd.Series, folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The stratified folds of cross-validation by entity (positions into ``y``); none
+    when a class has fewer than two members. Rows must come in a fixed order (sorted by
+    id) for the folds to be the same from run to run and between methods."""
+    n_splits = int(min(folds, y.sum(), (1 - y).sum()))
+    if n_splits < 2:
+        return []
+    outer = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    return list(outer.split(np.zeros(len(y)), y))
 
 
 def _inner_split(y: pd.Series, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -40,6 +40,8 @@ class ScoreResult:
     explained: dict[str, str] = field(default_factory=dict)
     #: seconds spent explaining (SHAP and reasons) and how many leads were explained
     explain_seconds: float = 0.0
+    #: features the data could not give: entity → feature → why
+    dropped: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 #: the evidence sheet: the lead, then each hit's rule, claim, amount and text
@@ -48,6 +50,22 @@ EVIDENCE_COLUMNS = [
     "lead_id",
     *(c for c in HIT_COLUMNS if c not in ("family", "entity_type", "entity_id")),
 ]
+
+
+def check_inputs(
+    entity: str, model: EntityModel, frame: pd.DataFrame, dropped: dict[str, str]
+) -> None:
+    """Refuse to score data that lacks a column the model was trained on (a model trained
+    on data with fee lines cannot score data without them), naming the columns and why."""
+    missing = [c for c in model.inputs if c not in frame.columns]
+    if missing:
+        why = {dropped[c.split("__")[0]] for c in missing if c.split("__")[0] in dropped}
+        raise ContractError(
+            f"the {entity} model reads {len(missing)} columns this data cannot give "
+            f"({', '.join(missing[:6])}{' …' if len(missing) > 6 else ''})"
+            f"{': ' + '; '.join(sorted(why)) if why else ''}. Train on data of the same "
+            "shape (make train DATA=…) and score with that namespace"
+        )
 
 
 def check_feature_set(models: dict[str, EntityModel]) -> None:
@@ -81,7 +99,7 @@ def score_period(
     each entity type plus (with ``definite_leads``) every entity with a definite rule
     violation."""
     check_feature_set(models)
-    frames, run = frames_and_hits(ds, window, rules)
+    frames, run, dropped = frames_and_hits(ds, window, rules)
     hits = run.hits.to_pandas()
     scored: dict[str, pd.DataFrame] = {}
     networked = False
@@ -91,6 +109,7 @@ def score_period(
             networked = True
         if entity not in models or entity not in frames or frames[entity].empty:
             continue
+        check_inputs(entity, models[entity], frames[entity], dropped.get(entity, {}))
         scored[entity] = score_frame(models[entity], frames[entity])
 
     table, lead_rows, evidence, explained = [], [], [], {}
@@ -163,4 +182,4 @@ def score_period(
     if not leads.empty:
         leads = leads.sort_values(["entity_type", "rank"], kind="stable").reset_index(drop=True)
     ev = pd.concat(evidence, ignore_index=True) if evidence else pd.DataFrame()
-    return ScoreResult(scores, leads, ev, explained, explain_seconds)
+    return ScoreResult(scores, leads, ev, explained, explain_seconds, dropped)

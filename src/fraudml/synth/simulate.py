@@ -10,10 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
-from fraudml.io.atomic import atomic_directory
 from fraudml.synth.care import simulate_care
 from fraudml.synth.catalog import synthetic_catalog
 from fraudml.synth.ledger import Ledger
@@ -157,69 +154,6 @@ def _labels(entity_labels: list[dict], claim_schemes: dict, world, rng, audit_sh
     frame["decided_at"] = pd.to_datetime(frame["decided_at"]).dt.date
     frame["label"] = frame["label"].astype("int64")
     return frame.sort_values(["entity_type", "entity_id", "scheme"]).reset_index(drop=True)
-
-
-#: Arrow types of the written columns: identifiers as text, times without zone.
-_TYPES = {
-    "level": pa.int64(),
-    "beds": pa.int64(),
-    "min_age": pa.int64(),
-    "max_age": pa.int64(),
-    "min_provider_level": pa.int64(),
-    "line_no": pa.int64(),
-    "label": pa.int64(),
-    "birth_date": pa.date32(),
-    "valid_from": pa.date32(),
-    "valid_to": pa.date32(),
-    "decided_at": pa.date32(),
-    "admit_time": pa.timestamp("s"),
-    "discharge_time": pa.timestamp("s"),
-    "item_time": pa.timestamp("s"),
-    "inpatient_only": pa.bool_(),
-}
-_FLOATS = {
-    "total_amount",
-    "fund_paid",
-    "account_paid",
-    "cash_paid",
-    "quantity",
-    "unit_price",
-    "amount",
-    "price_cap",
-    "max_daily_quantity",
-}
-
-
-def to_arrow(frame: pd.DataFrame) -> pa.Table:
-    fields = []
-    arrays = []
-    for col in frame.columns:
-        typ = _TYPES.get(col, pa.float64() if col in _FLOATS else pa.string())
-        values = frame[col]
-        if pa.types.is_string(typ):
-            values = values.astype(object).where(values.notna(), None)
-        arrays.append(pa.array(values, type=typ, from_pandas=True))
-        fields.append(pa.field(col, typ))
-    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
-
-
-def write_dataset(tables: dict[str, pd.DataFrame], out: Path, part_rows: int = 2_000_000) -> Path:
-    """Write ``tables`` as Parquet under ``out`` atomically; big tables as part directories."""
-    out = Path(out)
-    with atomic_directory(out) as tmp:
-        for name, frame in tables.items():
-            table = to_arrow(frame)
-            if table.num_rows > part_rows:
-                (tmp / name).mkdir()
-                for i, offset in enumerate(range(0, table.num_rows, part_rows)):
-                    pq.write_table(
-                        table.slice(offset, part_rows),
-                        tmp / name / f"part-{i:04d}.parquet",
-                        compression="zstd",
-                    )
-            else:
-                pq.write_table(table, tmp / f"{name}.parquet", compression="zstd")
-    return out
 
 
 def remove(path: Path) -> None:

@@ -1,0 +1,1 @@
+"""Source adapters: public or platform extracts turned into contract datasets."""

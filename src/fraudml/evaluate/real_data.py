@@ -1,0 +1,275 @@
+"""docs/real-data.md from one command: ``make real-data`` (``python -m
+fraudml.evaluate.real_data [SRC] [DOC]``).
+
+Imports the Medicare provider-fraud files (``fraudml import medicare``) into a temporary
+dataset, then measures, by stratified cross-validation over the labelled providers:
+
+- the toolkit as ``fraudml train +experiment=medicare`` runs it (profiles, rules, anomaly
+  and supervised models, network features; the risk score), for three fold seeds;
+- the same with the default LightGBM settings (why the experiment picks shallow trees);
+- a quick reference: LightGBM with default settings over 16 simple provider aggregates;
+- naive baselines: rank by total reimbursed, by claim count.
+
+Every method is scored out of fold on the same folds. Nothing is registered.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
+from lightgbm import LGBMClassifier
+
+from fraudml.adapters import medicare
+from fraudml.cli.common import load_rule_base
+from fraudml.cli.main import conf_dir, setup_logging
+from fraudml.config import register
+from fraudml.evaluate.metrics import ranking_metrics
+from fraudml.features.build import dropped_summary
+from fraudml.io import load_dataset
+from fraudml.io.write import write_dataset
+from fraudml.models.training import TrainingResult, cross_validate, entity_folds
+
+log = logging.getLogger("fraudml")
+
+ROOT = Path(__file__).resolve().parents[3]
+DEFAULT_SRC = ROOT.parent / "shared" / "realdata" / "medicare-kaggle"
+SEEDS_AFTER = (0, 1, 2)  # fold seeds: cfg.seed + each
+KS = (50, 100)
+
+
+def quick_aggregates(claims: pd.DataFrame) -> pd.DataFrame:
+    """The quick reference's 16 simple per-provider aggregates of the claims."""
+    c = claims.assign(los=(claims.discharge_time - claims.admit_time).dt.days)
+    g = c.groupby("provider_id")
+    out = pd.DataFrame(
+        {
+            "n_claims": g.size(),
+            "n_patients": g.patient_id.nunique(),
+            "n_attending": g.doctor_id.nunique(),
+            "n_operating": g.operating_doctor_id.nunique(),
+            "n_other": g.other_doctor_id.nunique(),
+            "reimbursed_sum": g.fund_paid.sum(),
+            "reimbursed_mean": g.fund_paid.mean(),
+            "reimbursed_max": g.fund_paid.max(),
+            "deductible_sum": g.cash_paid.sum(),
+            "deductible_mean": g.cash_paid.mean(),
+            "total_sum": g.total_amount.sum(),
+            "los_mean": g.los.mean(),
+            "los_max": g.los.max(),
+            "los_sum": g.los.sum(),
+            "n_diagnoses": g.diagnosis_code.nunique(),
+        }
+    )
+    out["claims_per_patient"] = out.n_claims / out.n_patients
+    out.index = out.index.astype(str)
+    return out
+
+
+def quick_model(X: pd.DataFrame, y: pd.Series, folds: list, seed: int) -> pd.Series:
+    """Out-of-fold probabilities of a default LightGBM over ``X`` on ``folds``."""
+    score = pd.Series(np.nan, index=y.index)
+    for train_idx, test_idx in folds:
+        model = LGBMClassifier(random_state=seed, verbose=-1, n_jobs=2)
+        model.fit(X.iloc[train_idx], y.iloc[train_idx])
+        score.iloc[test_idx] = model.predict_proba(X.iloc[test_idx])[:, 1]
+    return score
+
+
+def metrics(y: pd.Series, score: pd.Series) -> dict[str, float]:
+    m = {k: ranking_metrics(y.to_numpy(), score.to_numpy(dtype=float), k) for k in KS}
+    first = m[KS[0]]
+    return {
+        "roc_auc": first["roc_auc"],
+        "ap": first["ap"],
+        **{f"p@{k}": m[k]["precision_at_k"] for k in KS},
+    }
+
+
+def _mean(results: dict[str, list[dict[str, float]]], method: str, key: str) -> float:
+    return float(np.mean([x[key] for x in results[method]]))
+
+
+def _std(results: dict[str, list[dict[str, float]]], method: str, key: str) -> float:
+    return float(np.std([x[key] for x in results[method]]))
+
+
+def _row(name: str, values: list[dict[str, float]]) -> str:
+    cells = []
+    for key in ("roc_auc", "ap", *(f"p@{k}" for k in KS)):
+        v = np.array([x[key] for x in values])
+        cells.append(f"{v.mean():.3f} ± {v.std():.3f}" if len(v) > 1 else f"{v[0]:.3f}")
+    return f"| {name} | " + " | ".join(cells) + " |"
+
+
+def evaluate(src: Path, work: Path) -> tuple[str, dict]:
+    """Import, cross-validate, compare; the markdown and the raw numbers."""
+    started = time.perf_counter()
+    files = medicare.find_sources(src)
+    tables = medicare.convert(files)
+    data = write_dataset(tables, work / "medicare")
+    register()
+    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
+        cfg = compose(config_name="train", overrides=["+experiment=medicare", f"data.path={data}"])
+        default_cfg = compose(
+            config_name="train",
+            overrides=["+experiment=medicare", f"data.path={data}", "model=lightgbm"],
+        )
+    rules = load_rule_base(cfg.rules.files)
+    results: dict[str, list[dict[str, float]]] = {}
+    last: TrainingResult | None = None
+    with load_dataset(data, memory_limit=cfg.engine.memory_limit) as ds:
+        claims = ds.table("claims").to_pandas()
+        for label, conf, seeds in (
+            ("toolkit", cfg, SEEDS_AFTER),
+            ("toolkit_default_model", default_cfg, SEEDS_AFTER[:1]),
+        ):
+            for offset in seeds:
+                seed = int(cfg.seed) + offset
+                log.info("cross-validation: %s, fold seed %d", label, seed)
+                result = cross_validate(
+                    ds,
+                    rules,
+                    folds=int(conf.evaluate.folds),
+                    seed=seed,
+                    anomaly=instantiate(conf.anomaly, _convert_="all"),
+                    supervised=instantiate(conf.model, _convert_="all"),
+                    capacity=dict(conf.evaluate.capacity),
+                    min_positives=int(conf.train.min_positives),
+                )
+                scored = result.scores["provider"].sort_index()
+                y = scored["label"].astype(int)
+                results.setdefault(label, []).append(metrics(y, scored["risk"]))
+                if label == "toolkit":
+                    last = result
+                    quick = quick_aggregates(claims).reindex(y.index)
+                    folds = entity_folds(y, int(conf.evaluate.folds), seed)
+                    results.setdefault("quick", []).append(
+                        metrics(y, quick_model(quick, y, folds, seed))
+                    )
+                    results.setdefault("supervised", []).append(metrics(y, scored["supervised"]))
+                    results.setdefault("anomaly", []).append(metrics(y, scored["anomaly_score"]))
+                    results.setdefault("reimbursed", []).append(metrics(y, quick["reimbursed_sum"]))
+                    results.setdefault("claims", []).append(metrics(y, quick["n_claims"]))
+    assert last is not None
+    seconds = time.perf_counter() - started
+    sizes = {name: len(frame) for name, frame in tables.items()}
+    text = render(results, last, sizes, files, int(cfg.seed), int(cfg.evaluate.folds), seconds)
+    return text, {"results": results, "sizes": sizes}
+
+
+def render(
+    results: dict[str, list[dict[str, float]]],
+    result: TrainingResult,
+    sizes: dict[str, int],
+    files: medicare.SourceFiles,
+    seed: int,
+    folds: int,
+    seconds: float,
+) -> str:
+    scored = result.scores["provider"]
+    n, pos = len(scored), int(scored["label"].sum())
+    model = result.models["provider"]
+    lines = [
+        "# Real data: Medicare provider fraud / 真实数据：美国 Medicare 机构欺诈",
+        "",
+        f"Generated by `make real-data` on {date.today().isoformat()} in {seconds:.0f} s "
+        '(2 cores). Source: the public Kaggle data "Healthcare Provider Fraud Detection '
+        'Analysis" (US Medicare claims of 2009), read from '
+        f"{', '.join(f'`{p.name}`' for p in vars(files).values() if p is not None)}. "
+        f"{'No outpatient file: inpatient claims only. ' if files.outpatient is None else ''}"
+        "Imported with `fraudml import medicare SRC OUT`: "
+        + ", ".join(f"{k} {v:,}" for k, v in sizes.items())
+        + ". No fee lines exist in this data.",
+        "",
+        f"**Protocol.** The labels are one list per provider for the whole period (no "
+        f"decision dates), so evaluation is stratified {folds}-fold "
+        f"cross-validation by provider (`evaluate.mode=cv`). Of the providers with claims, "
+        f"{n:,} carry a label ({pos} potentially fraudulent, {pos / n:.1%}); as the labels "
+        "hold explicit negatives, models learn from and are measured on these only, and "
+        "the unlabelled providers are scored but not counted. Every method below is scored "
+        "out of fold on the same folds. Mean ± standard deviation over three fold seeds "
+        f"({seed}, {seed + 1}, {seed + 2}) where shown.",
+        "",
+        "| method | ROC-AUC | AP | precision@50 | precision@100 |",
+        "|---|---:|---:|---:|---:|",
+        _row("**fraudml** (`fraudml train +experiment=medicare`: risk score)", results["toolkit"]),
+        _row("fraudml's LightGBM alone (the same run)", results["supervised"]),
+        _row(
+            "fraudml with the default LightGBM settings (`model=lightgbm`)",
+            results["toolkit_default_model"],
+        ),
+        _row(
+            "quick reference: default LightGBM over 16 simple provider aggregates", results["quick"]
+        ),
+        _row("fraudml's isolation forest alone (no labels)", results["anomaly"]),
+        _row("baseline: rank by total reimbursed", results["reimbursed"]),
+        _row("baseline: rank by claim count", results["claims"]),
+        "",
+        "For scale, the issue that asked for this page quotes about ROC-AUC 0.91 and AP 0.76 "
+        "for a quick LightGBM over 16 simple aggregates of these inpatient-only providers, "
+        "and ROC-AUC 0.93–0.97, AP 0.72–0.76 in published work on the full data with the "
+        "outpatient claims. The quick reference above is this page's own reconstruction "
+        "(the 16 aggregates are listed in `fraudml/evaluate/real_data.py`), run on the "
+        "same folds.",
+        "",
+        "## What the provider model reads",
+        "",
+        f"{len(model.features)} inputs (profile features, peer z-scores, rule aggregates, "
+        "network features from the stay and patient scores, the anomaly score). Features "
+        "this data cannot give are dropped and listed, never zero-filled:",
+        "",
+    ]
+    lines += [f"- {line}" for line in dropped_summary(result.dropped)]
+    if model.supervised is not None:
+        gain = pd.Series(model.supervised.booster_.feature_importances_, index=model.features)
+        top = gain.sort_values(ascending=False).head(12)
+        lines += [
+            "",
+            "Most used inputs of the final provider model (split counts):",
+            "",
+            "| input | splits |",
+            "|---|---:|",
+            *(f"| `{name}` | {int(v)} |" for name, v in top.items()),
+            "",
+            f"Rule lift chosen on the held-out slice: {model.rule_lift:g}.",
+        ]
+    lines += [
+        "",
+        "## Reading it",
+        "",
+        "- Volume dominates this data: ranking by total reimbursed alone reaches "
+        f"{_mean(results, 'reimbursed', 'ap') / _mean(results, 'toolkit', 'ap'):.0%} of the "
+        "toolkit's average precision.",
+        f"- Against the quick reference on the same folds, fraudml's risk score is "
+        f"{_mean(results, 'toolkit', 'roc_auc') - _mean(results, 'quick', 'roc_auc'):+.3f} "
+        f"ROC-AUC and {_mean(results, 'toolkit', 'ap') - _mean(results, 'quick', 'ap'):+.3f} "
+        f"AP (fold-seed standard deviation of the AP: "
+        f"{_std(results, 'toolkit', 'ap'):.3f} and {_std(results, 'quick', 'ap'):.3f}).",
+        "- Money is in US dollars and diagnoses are ICD-9 here: the adapter keeps the "
+        "source's values (see `fraudml/adapters/medicare.py`).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    src = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_SRC
+    target = Path(sys.argv[2]) if len(sys.argv) > 2 else ROOT / "docs" / "real-data.md"
+    setup_logging()
+    with tempfile.TemporaryDirectory(prefix="fraudml-real-") as work:
+        text, _ = evaluate(src, Path(work))
+    target.write_text(text, encoding="utf-8")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
