@@ -7,7 +7,9 @@ dataset, then measures, by stratified cross-validation over the labelled provide
 - the toolkit as ``fraudml train +experiment=medicare`` runs it (profiles, rules, anomaly
   and supervised models, network features; the risk score), for three fold seeds;
 - the same with the default LightGBM settings (why the experiment picks shallow trees);
-- a quick reference: LightGBM with default settings over 16 simple provider aggregates;
+- a quick reference: LightGBM with default settings over 16 simple provider aggregates,
+  and the toolkit's own learner (the experiment's shallow-tree RiskClassifier, same
+  held-out part) over the same 16 aggregates, which separates features from learner;
 - naive baselines: rank by total reimbursed, by claim count.
 
 Every method is scored out of fold on the same folds. Nothing is registered.
@@ -27,6 +29,7 @@ import pandas as pd
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from lightgbm import LGBMClassifier
+from sklearn.base import clone
 
 from fraudml.adapters import medicare
 from fraudml.cli.common import load_rule_base
@@ -36,7 +39,8 @@ from fraudml.evaluate.metrics import ranking_metrics
 from fraudml.features.build import dropped_summary
 from fraudml.io import load_dataset
 from fraudml.io.write import write_dataset
-from fraudml.models.training import TrainingResult, cross_validate, entity_folds
+from fraudml.models.estimators import RiskClassifier
+from fraudml.models.training import TrainingResult, cross_validate, entity_folds, inner_split
 
 log = logging.getLogger("fraudml")
 
@@ -81,6 +85,22 @@ def quick_model(X: pd.DataFrame, y: pd.Series, folds: list, seed: int) -> pd.Ser
         model = LGBMClassifier(random_state=seed, verbose=-1, n_jobs=2)
         model.fit(X.iloc[train_idx], y.iloc[train_idx])
         score.iloc[test_idx] = model.predict_proba(X.iloc[test_idx])[:, 1]
+    return score
+
+
+def learner_on(
+    X: pd.DataFrame, y: pd.Series, folds: list, seed: int, learner: RiskClassifier
+) -> pd.Series:
+    """Out-of-fold scores of the toolkit's learner over ``X``, holding out the same
+    stratified fifth of each training fold for early stopping and calibration."""
+    score = pd.Series(np.nan, index=y.index)
+    for train_idx, test_idx in folds:
+        fit_idx, later_idx = inner_split(y.iloc[train_idx], seed)
+        Xt, yt = X.iloc[train_idx].to_numpy(float), y.iloc[train_idx].to_numpy()
+        model = clone(learner).fit(
+            Xt[fit_idx], yt[fit_idx], eval_set=(Xt[later_idx], yt[later_idx])
+        )
+        score.iloc[test_idx] = model.risk_score(X.iloc[test_idx].to_numpy(float))
     return score
 
 
@@ -155,6 +175,10 @@ def evaluate(src: Path, work: Path) -> tuple[str, dict]:
                     results.setdefault("quick", []).append(
                         metrics(y, quick_model(quick, y, folds, seed))
                     )
+                    learner = instantiate(conf.model, _convert_="all")
+                    results.setdefault("quick_learner", []).append(
+                        metrics(y, learner_on(quick, y, folds, seed, learner))
+                    )
                     results.setdefault("supervised", []).append(metrics(y, scored["supervised"]))
                     results.setdefault("anomaly", []).append(metrics(y, scored["anomaly_score"]))
                     results.setdefault("reimbursed", []).append(metrics(y, quick["reimbursed_sum"]))
@@ -210,6 +234,10 @@ def render(
         _row(
             "quick reference: default LightGBM over 16 simple provider aggregates", results["quick"]
         ),
+        _row(
+            "fraudml's learner (shallow-tree RiskClassifier) over the same 16 aggregates",
+            results["quick_learner"],
+        ),
         _row("fraudml's isolation forest alone (no labels)", results["anomaly"]),
         _row("baseline: rank by total reimbursed", results["reimbursed"]),
         _row("baseline: rank by claim count", results["claims"]),
@@ -254,6 +282,12 @@ def render(
         f"ROC-AUC and {_mean(results, 'toolkit', 'ap') - _mean(results, 'quick', 'ap'):+.3f} "
         f"AP (fold-seed standard deviation of the AP: "
         f"{_std(results, 'toolkit', 'ap'):.3f} and {_std(results, 'quick', 'ap'):.3f}).",
+        f"- fraudml's own learner over the 16 aggregates scores "
+        f"{_mean(results, 'quick_learner', 'roc_auc'):.3f} ROC-AUC and "
+        f"{_mean(results, 'quick_learner', 'ap'):.3f} AP: the shallow-tree learner is what "
+        "lifts the quick reference here, and the richer profiles (network, case mix, "
+        "amount spread, rules, peer comparison) add nothing measurable beyond volume and "
+        "stay length on these inpatient-only claims.",
         "- Money is in US dollars and diagnoses are ICD-9 here: the adapter keeps the "
         "source's values (see `fraudml/adapters/medicare.py`).",
         "",

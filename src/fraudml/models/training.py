@@ -322,7 +322,7 @@ def cross_validate(
         )
         oof = []
         for train_idx, test_idx in entity_folds(y, folds, seed):
-            fit_idx, later_idx = _inner_split(y.iloc[train_idx], seed)
+            fit_idx, later_idx = inner_split(y.iloc[train_idx], seed)
             part = frame.iloc[train_idx]
             model = fit_entity(
                 entity,
@@ -333,7 +333,7 @@ def cross_validate(
                 **kwargs,
             )
             oof.append(score_frame(model, frame.iloc[test_idx]))
-        fit_idx, later_idx = _inner_split(y, seed)
+        fit_idx, later_idx = inner_split(y, seed)
         model = fit_entity(
             entity,
             frame.iloc[fit_idx],
@@ -379,7 +379,7 @@ def entity_folds(y: pd.Series, folds: int, seed: int) -> list[tuple[np.ndarray, 
     return list(outer.split(np.zeros(len(y)), y))
 
 
-def _inner_split(y: pd.Series, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def inner_split(y: pd.Series, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Positions of a stratified 80/20 split (all rows fit when a class is too rare)."""
     every = np.arange(len(y))
     if y.sum() < 2 or (1 - y).sum() < 2:
