@@ -257,3 +257,17 @@ def test_false_positive_traps_are_present_and_unlabelled(city):
     assert not set(dialysis.claim_id) & fraud
     chemo = claims[(claims.department == "oncology") & (claims.visit_type == "inpatient")]
     assert len(chemo) > 0 and not set(chemo.claim_id) & fraud
+
+
+def test_legitimate_care_bills_an_item_once_per_claim_and_day(city):
+    """Duplicate billing and daily limits are the schemes' signatures, not ordinary care's."""
+    items = city["claim_items"]
+    fraud = set(city["labels"].query("entity_type == 'claim' and label == 1").entity_id)
+    legit = items[~items.claim_id.isin(fraud)]
+    legit = legit.assign(day=pd.to_datetime(legit.item_time).dt.date)
+    lines = legit[legit.trace_code.isna()]  # drug packs are one line each
+    assert not lines.duplicated(["claim_id", "item_code", "day"]).any()
+    packs = legit[legit.trace_code.notna()].groupby(["claim_id", "item_code", "day"]).size()
+    cap = city["catalog"].set_index("item_code").max_daily_quantity
+    limit = cap.reindex(packs.index.get_level_values("item_code")).fillna(float("inf"))
+    assert (packs.to_numpy() <= limit.to_numpy()).all()

@@ -140,10 +140,22 @@ def sample_times(
     return days.astype("datetime64[s]") + seconds.astype("timedelta64[s]")
 
 
-def add_slot_items(ledger: Ledger, refs: ClaimRefs, slots: tuple[Slot, ...]) -> None:
-    """Fee lines for every claim in ``refs`` from ``slots``, vectorised per slot."""
+def add_slot_items(
+    ledger: Ledger,
+    refs: ClaimRefs,
+    slots: tuple[Slot, ...],
+    billed: np.ndarray | None = None,
+) -> np.ndarray:
+    """Fee lines for every claim in ``refs`` from ``slots``, vectorised per slot.
+
+    An item is billed at most once per claim and day, and a drug's packs (one line each)
+    within its daily limit: ``billed`` holds the (claim, item, day) keys that earlier
+    calls for the same claims billed; the keys billed so far are returned for the next
+    call.
+    """
     rng = ledger.rng
     n = refs.ref.size
+    seen = np.zeros(0, dtype=np.int64) if billed is None else billed
     for slot in slots:
         present = rng.random(n) < slot.p if slot.p < 1 else np.ones(n, bool)
         if slot.daily:
@@ -172,10 +184,23 @@ def add_slot_items(ledger: Ledger, refs: ClaimRefs, slots: tuple[Slot, ...]) -> 
         day = np.where(refs.days[owner] > 0, day, 0)
         offset = day * 86400 + np.where(refs.days[owner] > 0, 0, rng.integers(60, 1800, owner.size))
         time = refs.admit[owner] + offset.astype("timedelta64[s]")
-        # Legitimate care bills only what the catalog allows for this patient and place.
+        # Legitimate care bills only what the catalog allows for this patient and place,
+        # and an item at most once per claim and day (its quantity already capped at the
+        # daily limit): a second line would be the duplicate billing a scheme plants.
         keep, qty = ledger.allowed(
             codes, qty, refs.patient[owner], refs.provider[owner], refs.days[owner] > 0
         )
+        idx = ledger.codes_index(codes)
+        key = (refs.ref[owner].astype(np.int64) * 1024 + idx) * 4096 + day
+        if slot.trace:
+            # A drug line is one pack: a product's packs on one claim and day stay within
+            # the catalog's daily limit.
+            rank = pd.Series(key).groupby(key).cumcount().to_numpy()
+            keep &= rank < ledger.r_max_daily[idx]
+        else:
+            keep &= ~np.isin(key, seen)
+            keep &= ~pd.Series(key).duplicated().to_numpy()
+            seen = np.concatenate([seen, key[keep]])
         ledger.add_items(
             refs.ref[owner][keep],
             codes[keep],
@@ -184,6 +209,7 @@ def add_slot_items(ledger: Ledger, refs: ClaimRefs, slots: tuple[Slot, ...]) -> 
             provider=refs.provider[owner][keep],
             trace=slot.trace,
         )
+    return seen
 
 
 def _nb(rng: np.random.Generator, mean: np.ndarray, dispersion: float = 1.5) -> np.ndarray:
@@ -232,11 +258,11 @@ def simulate_care(ledger: Ledger, years: float) -> None:
     refs = ledger.add_claims(
         pat, prov, "outpatient", dept, sample_times(w, rng, pat.size, "outpatient"), diag
     )
-    add_slot_items(ledger, refs, OUTPATIENT_BASE)
+    billed = add_slot_items(ledger, refs, OUTPATIENT_BASE)
     for d, slots in DEPT_EXTRA.items():
         sel = dept == d
         if sel.any():
-            add_slot_items(ledger, _subset(refs, sel), slots)
+            billed = add_slot_items(ledger, _subset(refs, sel), slots, billed)
 
     # --- registered chronic conditions: monthly outpatient_chronic visits
     for code, drugs in CHRONIC_DRUGS.items():
@@ -245,13 +271,13 @@ def simulate_care(ledger: Ledger, years: float) -> None:
         pat = np.repeat(who, k)
         prov = np.where(rng.random(pat.size) < 0.6, w.home_clinic[pat], w.home_hospital[pat])
         dept = "cardiology" if code == "I25" else "internal"
+        times = sample_times(w, rng, pat.size, "outpatient_chronic")
+        # one prescription visit per condition and day: a second the same day would
+        # double the day's drug quantity
+        once = ~pd.DataFrame({"p": pat, "d": times.astype("datetime64[D]")}).duplicated()
+        once = once.to_numpy()
         refs = ledger.add_claims(
-            pat,
-            prov,
-            "outpatient_chronic",
-            dept,
-            sample_times(w, rng, pat.size, "outpatient_chronic"),
-            code,
+            pat[once], prov[once], "outpatient_chronic", dept, times[once], code
         )
         add_slot_items(
             ledger,
@@ -377,11 +403,11 @@ def simulate_care(ledger: Ledger, years: float) -> None:
         _diagnoses(rng, dept, w, pat),
         days=los,
     )
-    add_slot_items(ledger, refs, INPATIENT_BASE)
+    billed = add_slot_items(ledger, refs, INPATIENT_BASE)
     for d, slots in INPATIENT_EXTRA.items():
         sel = dept == d
         if sel.any() and d != "oncology":
-            add_slot_items(ledger, _subset(refs, sel), slots)
+            billed = add_slot_items(ledger, _subset(refs, sel), slots, billed)
     # big procedures where the hospital grade allows them
     _procedure(ledger, refs, (dept == "cardiology") & (level >= 3), ("SG002", "MT002"), 0.3)
     _procedure(ledger, refs, (dept == "orthopedics") & (level >= 3), ("SG003", "MT003"), 0.2)
