@@ -273,3 +273,14 @@ def test_quick_reference_aggregates_on_a_hand_built_frame():
     assert (p1.reimbursed_sum, p1.reimbursed_mean, p1.reimbursed_max) == (4000, 2000, 3000)
     assert (p1.los_mean, p1.los_max, p1.los_sum, p1.n_diagnoses) == (7, 10, 14, 1)
     assert q.loc["P2", "n_operating"] == 1
+
+
+def test_auto_mode_cross_validates_labels_without_dates(source: Path, tmp_path: Path, city_root):
+    from fraudml.cli.train import evaluation_mode
+
+    out = write_dataset(medicare.convert(medicare.find_sources(source)), tmp_path / "ds")
+    with load_dataset(out, memory_limit="1GB", threads=1) as ds:
+        assert evaluation_mode(ds, "auto") == "cv"
+        assert evaluation_mode(ds, "time") == "time"  # asked for: kept
+    with load_dataset(city_root, memory_limit="1GB", threads=1) as ds:
+        assert evaluation_mode(ds, "auto") == "time"  # the city's labels carry dates

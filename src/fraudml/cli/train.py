@@ -119,6 +119,23 @@ def _warn_undated_labels(ds) -> None:
         )
 
 
+def evaluation_mode(ds, mode: str) -> str:
+    """``auto``: cross-validation when the labels carry no decision date at all (a list
+    for a whole period, which time-based training could not use), else time."""
+    if mode != "auto":
+        return mode
+    if "labels" not in ds:
+        return "time"
+    labels = ds.table("labels")
+    if labels.count().execute() and not labels.decided_at.notnull().any().execute():
+        log.warning(
+            "no label carries a decision date: evaluating by cross-validation over entities "
+            "(evaluate.mode=auto; set evaluate.mode=time to refuse)"
+        )
+        return "cv"
+    return "time"
+
+
 def run(cfg: DictConfig) -> int:
     started = time.perf_counter()
     rules = load_rule_base(cfg.rules.files)
@@ -135,11 +152,12 @@ def run(cfg: DictConfig) -> int:
             capacity=dict(cfg.evaluate.capacity),
             min_positives=int(cfg.train.min_positives),
         )
-        if cfg.evaluate.mode == "cv":
+        mode = evaluation_mode(ds, str(cfg.evaluate.mode))
+        if mode == "cv":
             result = cross_validate(
                 ds, rules, folds=int(cfg.evaluate.folds), seed=int(cfg.seed), **common
             )
-        elif cfg.evaluate.mode == "time":
+        elif mode == "time":
             _warn_undated_labels(ds)
             claims = ds.table("claims")
             first, last = claims.admit_time.min().execute(), claims.admit_time.max().execute()
@@ -157,7 +175,7 @@ def run(cfg: DictConfig) -> int:
             log.info("time split: %s", split.as_dict())
             result = train_and_evaluate(ds, rules, split, **common)
         else:
-            raise ContractError(f"evaluate.mode={cfg.evaluate.mode!r}: expected time or cv")
+            raise ContractError(f"evaluate.mode={cfg.evaluate.mode!r}: expected time, cv or auto")
         fingerprint_ = ds.fingerprint
         dataset_path = ds.path
 
