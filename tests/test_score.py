@@ -254,3 +254,26 @@ def test_a_model_needing_columns_the_data_lacks_is_refused_by_name():
     with pytest.raises(ContractError, match=r"drug_share\).*no claim_items table"):
         check_inputs("provider", model, frame, {"drug_share": "no claim_items table (fee lines)"})
     check_inputs("provider", model, frame.assign(drug_share=0.1), {})
+
+
+def test_a_feature_and_its_peer_z_score_make_one_reason_with_units_in_the_report_language():
+    from fraudml.explain.contributions import Explanation
+
+    frame = pd.DataFrame(
+        {"max_los": [35.0], "max_los__peer_median": [14.0], "n_claims": [3.0]}, index=["P1"]
+    )
+    why = Explanation(
+        values=np.array([[0.4, 0.3, 0.5]]),
+        base=0.0,
+        output=np.array([1.2]),
+        names=["max_los", "max_los__peer_z", "n_claims"],
+        what="log-odds",
+        direction=1,
+        index=pd.Index(["P1"]),
+    )
+    (en,) = reasons(why, frame, "provider", [], "en").values()
+    assert [r["feature"] for r in en] == ["max_los", "n_claims"]  # 0.7 before 0.5
+    assert en[0]["weight"] == pytest.approx(0.7)
+    assert en[0]["text"] == "longest stay: 35 days (peer median 14 days)"
+    (zh,) = reasons(why, frame, "provider", [], "zh").values()
+    assert zh[0]["text"] == "最长住院天数: 35 天，同类中位数 14 天"

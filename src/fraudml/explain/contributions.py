@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from sklearn.ensemble._iforest import _average_path_length
 
-from fraudml.features.registry import FEATURES, Feature
+from fraudml.features.registry import FEATURES, Feature, unit_text
 from fraudml.models.network import network_registry
 from fraudml.models.risk import ANOMALY, EntityModel, supervised_inputs
 
@@ -100,17 +100,25 @@ def reasons(
     top: int = 5,
 ) -> dict[str, list[dict]]:
     """Per row, the ``top`` features pushing towards suspicion, as reason records:
-    feature, text, value, peer median, contribution."""
+    feature, text, value, peer median, contribution.
+
+    A feature and its peer z-score are one reason (their contributions added): the
+    auditor reads the value and the peer median once.
+    """
     out: dict[str, list[dict]] = {}
     toward = explanation.values * explanation.direction
+    bases = [str(name).split("__", 1)[0] for name in explanation.names]
+    merged = pd.DataFrame(toward, columns=range(len(bases))).T.groupby(bases, sort=False).sum()
+    names, toward = list(merged.index), merged.to_numpy().T
     for i, key in enumerate(explanation.index):
-        order = np.argsort(-toward[i])[:top]
+        order = np.argsort(-toward[i], kind="stable")[:top]
         items = []
         for j in order:
             if toward[i, j] <= 0:
                 break
-            column = explanation.names[j]
-            items.append(_reason(column, frame.loc[key], entity, rule_features, lang, toward[i, j]))
+            items.append(
+                _reason(names[j], frame.loc[key], entity, rule_features, lang, toward[i, j])
+            )
         out[str(key)] = items
     return out
 
@@ -122,7 +130,7 @@ def _reason(column: str, row: pd.Series, entity: str, rule_features, lang: str, 
     f = registry_entry(entity, column, rule_features)
     base = column.split("__", 1)[0]
     name = (f.zh if lang == "zh" else f.en) if f else base
-    unit = f.unit if f else ""
+    unit = unit_text(f.unit, lang) if f else ""
     value = row.get(base, np.nan)
     peer = row.get(f"{base}__peer_median", np.nan)
     if lang == "zh":

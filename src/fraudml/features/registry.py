@@ -870,6 +870,32 @@ FEATURES: tuple[Feature, ...] = (
 )
 
 
+#: How each unit reads in English reports (the registry holds the Chinese one).
+UNIT_EN = {
+    "个": "",
+    "人": "people",
+    "元": "yuan",
+    "包": "packs",
+    "天": "days",
+    "家": "providers",
+    "对": "pairs",
+    "岁": "years",
+    "是/否": "",
+    "次": "times",
+    "次/人": "per patient",
+    "比例": "",
+    "种": "kinds",
+    "行": "lines",
+    "项": "items",
+    "分": "points",
+}
+
+
+def unit_text(unit: str, lang: str) -> str:
+    """``unit`` as a report in ``lang`` writes it (English from :data:`UNIT_EN`)."""
+    return unit if lang == "zh" else UNIT_EN.get(unit, unit)
+
+
 def features(entity: Entity, tables: set[str] | None = None) -> list[Feature]:
     """Features of ``entity`` computable from ``tables`` (all when ``None``)."""
     return [

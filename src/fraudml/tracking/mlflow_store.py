@@ -142,6 +142,8 @@ def promote(name: str, version: str, metric: float, *, force: bool = False) -> t
     client.set_registered_model_alias(name, CHAMPION, version)
     if current is None:
         why = "first version"
+    elif np.isnan(best):
+        why = f"version {current.version} was not measured (no labels); the newer one replaces it"
     elif better:
         why = f"{metric:.4f} beats {best:.4f} of version {current.version}"
     else:
