@@ -106,7 +106,7 @@ def write_source(
 
 def random_source(folder: Path, n_providers: int = 80, seed: int = 0) -> Path:
     """A made-up region: a quarter of providers fraudulent, billing more and longer stays;
-    every provider labelled but the last five."""
+    every provider labelled but the last five; a few outpatient visits each."""
     rng = np.random.default_rng(seed)
     benes = [
         beneficiary(f"B{i:04d}", f"19{rng.integers(20, 50)}-0{rng.integers(1, 9)}-01")
@@ -114,7 +114,7 @@ def random_source(folder: Path, n_providers: int = 80, seed: int = 0) -> Path:
     ]
     fraud = rng.random(n_providers) < 0.25
     fraud[:4], fraud[4:8] = True, False  # both classes in every fold
-    inpatient, labels, k = [], [], 0
+    inpatient, outpatient, labels, k = [], [], [], 0
     for p in range(n_providers):
         provider = f"PRV{p:03d}"
         n = int(rng.integers(8, 20) if fraud[p] else rng.integers(1, 9))
@@ -138,6 +138,22 @@ def random_source(folder: Path, n_providers: int = 80, seed: int = 0) -> Path:
                 )
             )
             k += 1
+        for _ in range(3):
+            day = pd.Timestamp("2009-01-01") + pd.Timedelta(days=int(rng.integers(1, 360)))
+            outpatient.append(
+                claim_row(
+                    f"CLM{k:05d}",
+                    f"B{int(rng.integers(0, 400)):04d}",
+                    provider,
+                    day.date().isoformat(),
+                    day.date().isoformat(),
+                    reimbursed=str(int(rng.integers(1, 30)) * 10),
+                    deductible="0",
+                    attending=f"PHY{int(rng.integers(0, 150)):03d}",
+                    inpatient=False,
+                )
+            )
+            k += 1
         if p < n_providers - 5:
             labels.append((provider, "Yes" if fraud[p] else "No"))
-    return write_source(folder, benes, inpatient, labels=labels)
+    return write_source(folder, benes, inpatient, outpatient, labels=labels)

@@ -196,7 +196,8 @@ def test_bad_label_value_is_named(source: Path):
 
 def test_import_train_cv_and_score_every_provider(tmp_path: Path):
     """fraudml import → train +experiment=medicare (cross-validation over the labelled
-    providers) → score: every provider scored, labelled or not."""
+    providers) → score: every provider scored, labelled or not, and every outpatient
+    visit though no fee lines exist."""
     src = random_source(tmp_path / "src")
     data, store = tmp_path / "data", tmp_path / "store"
     assert main(["import", "medicare", str(src), str(data)]) == 0
@@ -225,6 +226,7 @@ def test_import_train_cv_and_score_every_provider(tmp_path: Path):
     )
     scores = pd.read_parquet(tmp_path / "s" / "scores.parquet")
     assert len(scores[scores.entity_type == "provider"]) == 80
+    assert len(scores[scores.entity_type == "visit"]) == 80 * 3  # outpatient, no fee lines
     manifest = json.loads((tmp_path / "s" / "manifest.json").read_text())
     assert "night_share" in manifest["dropped_features"]["provider"]
 

@@ -109,12 +109,16 @@ BASELINES = {
 
 
 def baseline_scores(frame: pd.DataFrame, entity: str) -> dict[str, pd.Series]:
+    """The naive rankings of ``entity`` that ``frame`` can give (a baseline over a
+    feature the data lacks, such as fee lines, is left out)."""
     out = {}
     for name, how in BASELINES[entity].items():
-        if isinstance(how, tuple):
-            out[f"baseline_{name}"] = frame[how[0]] * frame[how[1]]
-        else:
-            out[f"baseline_{name}"] = frame[how]
+        columns = how if isinstance(how, tuple) else (how,)
+        if not set(columns) <= set(frame.columns):
+            continue
+        out[f"baseline_{name}"] = frame[columns[0]]
+        for column in columns[1:]:
+            out[f"baseline_{name}"] = out[f"baseline_{name}"] * frame[column]
     return out
 
 
