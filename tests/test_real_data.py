@@ -189,9 +189,25 @@ def test_missing_file_and_column_are_named(source: Path, tmp_path: Path):
 
 
 def test_bad_label_value_is_named(source: Path):
-    (source / "Train-1.csv").write_text("Provider,PotentialFraud\nPRV1,Maybe\n")
-    with pytest.raises(ContractError, match=r"PotentialFraud.*'Maybe'"):
+    (source / "Train-1.csv").write_text("Provider,PotentialFraud\nPRV1,Yes\nPRV2,Maybe\n")
+    with pytest.raises(
+        ContractError, match=r"Train-1.csv: row 2, column 'PotentialFraud'.*'Maybe'"
+    ):
         medicare.convert(medicare.find_sources(source))
+    (source / "Train-1.csv").write_text("Provider,PotentialFraud\nPRV1,\n")
+    with pytest.raises(ContractError, match=r"row 1, column 'PotentialFraud'"):
+        medicare.convert(medicare.find_sources(source))
+
+
+def test_a_malformed_date_stops_the_import_naming_file_row_and_column(tmp_path: Path):
+    benes = [beneficiary("B1", "1940-01-01"), beneficiary("B2", "01/02/1941")]
+    inpatient = [claim_row("C1", "B1", "P1", "2009-01-01", "2009-01-03")]
+    src = write_source(tmp_path / "src", benes, inpatient)
+    with pytest.raises(
+        ContractError,
+        match=r"Train_Beneficiarydata-1.csv.gz: row 2, column 'DOB' holds '01/02/1941'",
+    ):
+        medicare.convert(medicare.find_sources(src))
 
 
 def test_import_train_cv_and_score_every_provider(tmp_path: Path):

@@ -16,7 +16,10 @@ provider is where they appear most). Diagnosis codes 1–10 and procedure codes 
 ``claim_codes``. The data has no fee lines: the toolkit runs without ``claim_items``.
 
 Money stays in US dollars: reimbursed by the insurer → ``fund_paid``, the deductible →
-``cash_paid``, their sum → ``total_amount`` (the files hold no total). Medicare has no
+``cash_paid`` (an empty amount is read as 0, and the import says how many), their sum →
+``total_amount`` (the files hold no total). A value that is not a date or a number stops
+the import naming the file, row and column: typed Parquet cannot carry it on to
+quarantine. Medicare has no
 personal account: ``account_paid`` is 0. Diagnoses are ICD-9-CM, not ICD-10. Every
 beneficiary is ``insurance_type=resident`` (Medicare is a public scheme by age or
 disability, closest to the resident scheme); ``source_scheme`` keeps ``medicare``.
@@ -148,24 +151,29 @@ def _null(values: pd.Series) -> pd.Series:
     return values.where(~values.isin(["", "NA"]))
 
 
-def _date(values: pd.Series, path: Path, column: str) -> pd.Series:
-    parsed = pd.to_datetime(_null(values), format="%Y-%m-%d", errors="coerce")
-    bad = parsed.isna() & _null(values).notna()
+def _checked(
+    values: pd.Series, parsed: pd.Series, path: Path, column: str, expected: str
+) -> pd.Series:
+    """``parsed``, unless a non-empty value failed to parse: then stop, naming the file,
+    the data row (1 = the first after the header), the column and the value."""
+    bad = (parsed.isna() & _null(values).notna()).to_numpy()
     if bad.any():
+        first = int(np.flatnonzero(bad)[0])
         raise ContractError(
-            f"{path}: column {column!r} holds {values[bad].iloc[0]!r} (expected a date YYYY-MM-DD)"
+            f"{path}: row {first + 1}, column {column!r} holds {values.iloc[first]!r} "
+            f"(expected {expected})"
         )
     return parsed
+
+
+def _date(values: pd.Series, path: Path, column: str) -> pd.Series:
+    parsed = pd.to_datetime(_null(values), format="%Y-%m-%d", errors="coerce")
+    return _checked(values, parsed, path, column, "a date YYYY-MM-DD")
 
 
 def _money(values: pd.Series, path: Path, column: str) -> pd.Series:
     parsed = pd.to_numeric(_null(values), errors="coerce")
-    bad = parsed.isna() & _null(values).notna()
-    if bad.any():
-        raise ContractError(
-            f"{path}: column {column!r} holds {values[bad].iloc[0]!r} (expected a number)"
-        )
-    return parsed
+    return _checked(values, parsed, path, column, "a number")
 
 
 def _code(values: pd.Series) -> pd.Series:
@@ -197,8 +205,12 @@ def patients(bene: pd.DataFrame, path: Path) -> pd.DataFrame:
 
 
 def _claims(raw: pd.DataFrame, path: Path, inpatient: bool) -> pd.DataFrame:
-    fund = _money(raw.InscClaimAmtReimbursed, path, "InscClaimAmtReimbursed").fillna(0.0)
-    cash = _money(raw.DeductibleAmtPaid, path, "DeductibleAmtPaid").fillna(0.0)
+    fund = _money(raw.InscClaimAmtReimbursed, path, "InscClaimAmtReimbursed")
+    cash = _money(raw.DeductibleAmtPaid, path, "DeductibleAmtPaid")
+    for column, values in (("InscClaimAmtReimbursed", fund), ("DeductibleAmtPaid", cash)):
+        if values.isna().any():
+            log.info("%s: %s empty %s read as 0", path.name, f"{values.isna().sum():,}", column)
+    fund, cash = fund.fillna(0.0), cash.fillna(0.0)
     start = _date(raw.ClaimStartDt, path, "ClaimStartDt")
     end = _date(raw.ClaimEndDt, path, "ClaimEndDt")
     if inpatient:
@@ -255,7 +267,7 @@ def claim_codes(raw: pd.DataFrame) -> pd.DataFrame:
 
 def providers(claims: pd.DataFrame) -> pd.DataFrame:
     """One provider per id in the claims: a hospital when it has inpatient claims."""
-    inpatient = claims.groupby("provider_id").visit_type.agg(lambda v: (v == "inpatient").any())
+    inpatient = claims.visit_type.eq("inpatient").groupby(claims.provider_id).any()
     return pd.DataFrame(
         {
             "provider_id": inpatient.index,
@@ -293,9 +305,10 @@ def doctors(claims: pd.DataFrame) -> pd.DataFrame:
 def labels(raw: pd.DataFrame, path: Path, known: pd.Index) -> pd.DataFrame:
     """Provider labels for the whole period: no decision date exists."""
     label = raw.PotentialFraud.str.strip().str.lower().map({"yes": 1, "no": 0})
-    if label.isna().any():
-        bad = raw.PotentialFraud[label.isna()].iloc[0]
-        raise ContractError(f"{path}: column 'PotentialFraud' holds {bad!r} (expected Yes or No)")
+    # an empty value is a fault here too: every listed provider has a verdict
+    label = _checked(
+        raw.PotentialFraud.replace("", "?"), label, path, "PotentialFraud", "Yes or No"
+    )
     out = pd.DataFrame(
         {
             "entity_type": "provider",

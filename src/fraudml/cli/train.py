@@ -21,6 +21,7 @@ from fraudml.features import FEATURE_SET_VERSION
 from fraudml.features.build import dropped_summary
 from fraudml.io.atomic import atomic_directory, write_json
 from fraudml.io.errors import ContractError
+from fraudml.io.load import Dataset
 from fraudml.models.training import (
     TrainingResult,
     cross_validate,
@@ -119,7 +120,7 @@ def _warn_undated_labels(ds) -> None:
         )
 
 
-def evaluation_mode(ds, mode: str) -> str:
+def evaluation_mode(ds: Dataset, mode: str) -> str:
     """``auto``: cross-validation when the labels carry no decision date at all (a list
     for a whole period, which time-based training could not use), else time."""
     if mode != "auto":

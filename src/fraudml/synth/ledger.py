@@ -42,7 +42,7 @@ class Ledger:
     claim_scheme: dict[int, tuple[str, np.datetime64]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.item_index = {c: i for i, c in enumerate(self.catalog["item_code"])}
+        self._item_codes = pd.Index(self.catalog["item_code"])
         self.ref_price = self.catalog["ref_price"].to_numpy(float)
         self.category = self.catalog["item_category"].to_numpy(object)
         self.cap = self.catalog["price_cap"].to_numpy(float)
@@ -137,7 +137,11 @@ class Ledger:
         return out
 
     def codes_index(self, codes: np.ndarray) -> np.ndarray:
-        return np.array([self.item_index[c] for c in codes], dtype=int)
+        codes = np.asarray(codes, dtype=object)
+        idx = self._item_codes.get_indexer(codes)
+        if (idx < 0).any():
+            raise KeyError(f"item codes not in the catalog: {sorted(set(codes[idx < 0]))}")
+        return idx
 
     def allowed(
         self,
@@ -178,7 +182,7 @@ class Ledger:
         """
         n = len(claim)
         codes = np.broadcast_to(np.asarray(item_code, dtype=object), (n,))
-        idx = np.array([self.item_index[c] for c in codes]) if n else np.zeros(0, int)
+        idx = self.codes_index(codes) if n else np.zeros(0, int)
         qty = np.broadcast_to(np.asarray(quantity, dtype=float), (n,)).copy()
         if unit_price is None:
             unit_price = np.round(self.ref_price[idx] * self.price_factor[provider], 2)
