@@ -61,3 +61,49 @@ def recall_at_k_by_scheme(
         mine = (y == 1) & (schemes == name).to_numpy()
         out[str(name)] = float(top[mine].sum() / mine.sum())
     return out
+
+
+def paired_difference(
+    y: np.ndarray,
+    score_a: np.ndarray,
+    score_b: np.ndarray,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> dict[str, float]:
+    """Average-precision difference of two rankings of the same rows, with a paired,
+    class-stratified bootstrap over rows.
+
+    Both scores are resampled together (the same rows in every replicate), so what
+    varies is which entities are in the sample, not which model saw them: the question
+    "would ``a`` still beat ``b`` on another draw of entities like these?".
+
+    Returns
+    -------
+    dict
+        ``diff`` (AP of a minus AP of b on the rows given), ``lo`` and ``hi`` (2.5 and
+        97.5 percentiles of the replicates), ``share_a_better`` (share of replicates in
+        which a's AP is higher).
+    """
+    y = np.asarray(y).astype(int)
+    a, b = _missing_last(score_a), _missing_last(score_b)
+    rng = np.random.default_rng(seed)
+    positives, negatives = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
+    if len(positives) == 0 or len(negatives) == 0:
+        raise ValueError("paired_difference needs both classes")
+    diffs = np.empty(n_boot)
+    for i in range(n_boot):
+        rows = np.concatenate(
+            [
+                rng.choice(positives, size=len(positives)),
+                rng.choice(negatives, size=len(negatives)),
+            ]
+        )
+        diffs[i] = average_precision_score(y[rows], a[rows]) - average_precision_score(
+            y[rows], b[rows]
+        )
+    return {
+        "diff": float(average_precision_score(y, a) - average_precision_score(y, b)),
+        "lo": float(np.percentile(diffs, 2.5)),
+        "hi": float(np.percentile(diffs, 97.5)),
+        "share_a_better": float((diffs > 0).mean()),
+    }
