@@ -245,6 +245,8 @@ def test_import_train_cv_and_score_every_provider(tmp_path: Path):
     assert len(scores[scores.entity_type == "visit"]) == 80 * 3  # outpatient, no fee lines
     manifest = json.loads((tmp_path / "s" / "manifest.json").read_text())
     assert "night_share" in manifest["dropped_features"]["provider"]
+    assert manifest["currency"] == "USD"  # declared by the import in dataset.json
+    assert json.loads((data / "dataset.json").read_text())["currency"] == "USD"
 
 
 @pytest.mark.skipif(real_source() is None, reason="the shared real files are not on this machine")

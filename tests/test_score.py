@@ -277,3 +277,48 @@ def test_a_feature_and_its_peer_z_score_make_one_reason_with_units_in_the_report
     assert en[0]["text"] == "longest stay: 35 days (peer median 14 days)"
     (zh,) = reasons(why, frame, "provider", [], "zh").values()
     assert zh[0]["text"] == "最长住院天数: 35 天，同类中位数 14 天"
+
+
+def test_money_reads_in_the_dataset_currency():
+    from fraudml.explain.contributions import Explanation
+
+    frame = pd.DataFrame(
+        {"fund_paid": [120000.0], "fund_paid__peer_median": [30000.0]}, index=["P1"]
+    )
+    why = Explanation(
+        values=np.array([[0.9]]),
+        base=0.0,
+        output=np.array([0.9]),
+        names=["fund_paid"],
+        what="log-odds",
+        direction=1,
+        index=pd.Index(["P1"]),
+    )
+    (usd,) = reasons(why, frame, "provider", [], "en", currency="USD").values()
+    assert (
+        usd[0]["text"]
+        == "paid by the pooled fund: 120,000 US dollars (peer median 30,000 US dollars)"
+    )
+    (zh,) = reasons(why, frame, "provider", [], "zh", currency="USD").values()
+    assert zh[0]["text"] == "统筹基金支付: 120,000 美元，同类中位数 30,000 美元"
+    (cny,) = reasons(why, frame, "provider", [], "en").values()
+    assert cny[0]["text"].endswith("(peer median 30,000 yuan)")
+    (other,) = reasons(why, frame, "provider", [], "en", currency="GBP").values()
+    assert other[0]["text"].endswith("(peer median 30,000 GBP)")
+
+    leads = pd.DataFrame(
+        {
+            "entity_type": ["provider"],
+            "entity_id": ["P1"],
+            "rank": [1],
+            "score": [0.9],
+            "tier": ["A"],
+            "rule_ids": [""],
+            "rule_amount": [0.0],
+            "reasons_json": [json.dumps({"en": usd, "zh": zh})],
+        }
+    )
+    html = render_html(leads, pd.DataFrame(), {}, "en", "2009", "now", currency="USD")
+    assert "amounts in US dollars" in html and "yuan" not in html
+    html = render_html(leads, pd.DataFrame(), {}, "zh", "2009", "now", currency="USD")
+    assert "金额单位 美元" in html and "元" not in html.replace("美元", "")

@@ -160,3 +160,21 @@ def test_dataset_without_claim_items_loads_and_says_what_is_skipped(make_dataset
         assert ds.reconciliation["claims"].accepted == 2
         with pytest.raises(KeyError, match="present: patients, providers, claims"):
             ds.table("claim_items")
+
+
+def test_dataset_json_declares_the_currency(make_dataset):
+    root = make_dataset()
+    with load(root) as ds:
+        assert ds.currency == "CNY"  # the contract's default
+    (root / "dataset.json").write_text('{"currency": "USD", "source": "medicare-kaggle"}')
+    with load(root) as ds:
+        assert ds.currency == "USD"
+    (root / "dataset.json").write_text('{"currency": "usd"}')
+    with pytest.raises(ContractError, match=r"dataset\.json: key 'currency' is 'usd'.*ISO 4217"):
+        load(root)
+    (root / "dataset.json").write_text('["USD"]')
+    with pytest.raises(ContractError, match=r"dataset\.json: expected a JSON object"):
+        load(root)
+    (root / "dataset.json").write_text("{currency: USD")
+    with pytest.raises(ContractError, match=r"dataset\.json: not a JSON object"):
+        load(root)

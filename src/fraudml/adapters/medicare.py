@@ -15,7 +15,8 @@ physicians from the attending, operating and other physician columns (each one's
 provider is where they appear most). Diagnosis codes 1–10 and procedure codes 1–6 go to
 ``claim_codes``. The data has no fee lines: the toolkit runs without ``claim_items``.
 
-Money stays in US dollars: reimbursed by the insurer → ``fund_paid``, the deductible →
+Money stays in US dollars, declared in the dataset's ``dataset.json`` (:data:`METADATA`)
+so reports write "US dollars", not yuan: reimbursed by the insurer → ``fund_paid``, the deductible →
 ``cash_paid`` (an empty amount is read as 0, and the import says how many), their sum →
 ``total_amount`` (the files hold no total). A value that is not a date or a number stops
 the import naming the file, row and column: typed Parquet cannot carry it on to
@@ -37,6 +38,9 @@ import pandas as pd
 from fraudml.io.errors import ContractError
 
 log = logging.getLogger(__name__)
+
+#: The dataset's declarations (``dataset.json``): the source's money is US dollars.
+METADATA = {"currency": "USD", "source": "medicare-kaggle"}
 
 DIAGNOSIS_COLUMNS = tuple(f"ClmDiagnosisCode_{i}" for i in range(1, 11))
 PROCEDURE_COLUMNS = tuple(f"ClmProcedureCode_{i}" for i in range(1, 7))

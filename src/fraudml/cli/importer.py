@@ -34,7 +34,7 @@ def run(cfg: DictConfig) -> int:
         ", ".join(str(p.name) for p in vars(files).values() if p is not None),
     )
     tables = medicare.convert(files, nrows=int(cfg.head) if cfg.head else None)
-    out = write_dataset(tables, Path(cfg.out))
+    out = write_dataset(tables, Path(cfg.out), metadata=medicare.METADATA)
     for name, frame in tables.items():
         log.info("%-12s %12s rows", name, f"{len(frame):,}")
     log.info(

@@ -75,7 +75,7 @@ def run(cfg: DictConfig) -> int:
         timings["explain"] = result.explain_seconds
         for line in dropped_summary(result.dropped):
             log.warning("%s", line)
-        fingerprint = ds.fingerprint
+        fingerprint, currency = ds.fingerprint, ds.currency
         reconciliation = {c.table: c.accepted for c in ds.reconciliation.tables}
     scores, leads, evidence = result.scores, result.leads, result.evidence
     if cfg.report.pseudonymise:
@@ -94,6 +94,7 @@ def run(cfg: DictConfig) -> int:
             lang,
             period,
             datetime.now().isoformat("T", "seconds"),
+            currency=currency,
         )
         (tmp / "report.html").write_text(html, encoding="utf-8")
         write_xlsx(leads, evidence, tmp / "report.xlsx")
@@ -103,6 +104,7 @@ def run(cfg: DictConfig) -> int:
             {
                 "dataset": str(cfg.data.path),
                 "fingerprint": fingerprint,
+                "currency": currency,
                 "window": {"start": cfg.period.start, "end": cfg.period.end},
                 "feature_set_version": FEATURE_SET_VERSION,
                 "models": versions,

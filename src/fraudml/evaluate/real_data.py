@@ -154,7 +154,7 @@ def evaluate(
     started = time.perf_counter()
     files = medicare.find_sources(src)
     tables = medicare.convert(files)
-    data = write_dataset(tables, work / "medicare")
+    data = write_dataset(tables, work / "medicare", metadata=medicare.METADATA)
     register()
     with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
         base = ["+experiment=medicare", f"data.path={data}", *overrides]
@@ -376,7 +376,8 @@ def render(
         "amount spread, rules, peer comparison) add nothing measurable beyond volume and "
         "stay length on these inpatient-only claims.",
         "- Money is in US dollars and diagnoses are ICD-9 here: the adapter keeps the "
-        "source's values (see `fraudml/adapters/medicare.py`).",
+        "source's values and declares the currency in the dataset's `dataset.json`, so "
+        "reports write US dollars (see `fraudml/adapters/medicare.py`).",
         "",
     ]
     return "\n".join(lines)

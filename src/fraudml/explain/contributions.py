@@ -98,9 +98,11 @@ def reasons(
     rule_features: list[Feature],
     lang: str,
     top: int = 5,
+    currency: str = "CNY",
 ) -> dict[str, list[dict]]:
     """Per row, the ``top`` features pushing towards suspicion, as reason records:
-    feature, text, value, peer median, contribution.
+    feature, text, value, peer median, contribution. Money reads in ``currency`` (the
+    dataset's, ISO 4217).
 
     A feature and its peer z-score are one reason (their contributions added): the
     auditor reads the value and the peer median once.
@@ -117,20 +119,30 @@ def reasons(
             if toward[i, j] <= 0:
                 break
             items.append(
-                _reason(names[j], frame.loc[key], entity, rule_features, lang, toward[i, j])
+                _reason(
+                    names[j], frame.loc[key], entity, rule_features, lang, toward[i, j], currency
+                )
             )
         out[str(key)] = items
     return out
 
 
-def _reason(column: str, row: pd.Series, entity: str, rule_features, lang: str, weight: float):
+def _reason(
+    column: str,
+    row: pd.Series,
+    entity: str,
+    rule_features,
+    lang: str,
+    weight: float,
+    currency: str,
+):
     if column == ANOMALY:
         text = "行为异常度（孤立森林）" if lang == "zh" else "anomaly (isolation forest)"
         return {"feature": column, "text": text, "value": None, "peer": None, "weight": weight}
     f = registry_entry(entity, column, rule_features)
     base = column.split("__", 1)[0]
     name = (f.zh if lang == "zh" else f.en) if f else base
-    unit = unit_text(f.unit, lang) if f else ""
+    unit = unit_text(f.unit, lang, currency) if f else ""
     value = row.get(base, np.nan)
     peer = row.get(f"{base}__peer_median", np.nan)
     if lang == "zh":

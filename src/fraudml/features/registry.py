@@ -891,8 +891,21 @@ UNIT_EN = {
 }
 
 
-def unit_text(unit: str, lang: str) -> str:
-    """``unit`` as a report in ``lang`` writes it (English from :data:`UNIT_EN`)."""
+#: Money units by ISO 4217 code (Chinese, English); other codes are written as the code.
+CURRENCY_UNITS = {
+    "CNY": ("元", "yuan"),
+    "USD": ("美元", "US dollars"),
+    "EUR": ("欧元", "euros"),
+    "HKD": ("港元", "Hong Kong dollars"),
+}
+
+
+def unit_text(unit: str, lang: str, currency: str = "CNY") -> str:
+    """``unit`` as a report in ``lang`` writes it (English from :data:`UNIT_EN`); the
+    registry's money unit 元 becomes the dataset's ``currency``."""
+    if unit == "元":
+        zh, en = CURRENCY_UNITS.get(currency, (currency, currency))
+        return zh if lang == "zh" else en
     return unit if lang == "zh" else UNIT_EN.get(unit, unit)
 
 

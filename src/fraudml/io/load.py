@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+import re
 import shutil
 import tempfile
 import time
@@ -29,6 +31,11 @@ from fraudml.io.sources import (
 )
 
 log = logging.getLogger(__name__)
+
+#: The optional dataset-level declarations: ``dataset.json`` beside the tables.
+METADATA_FILE = "dataset.json"
+#: Money is CNY yuan unless the dataset declares otherwise (the shared contract's unit).
+DEFAULT_CURRENCY = "CNY"
 
 #: What is lost, table by table, when an optional or expected table is absent.
 SKIPPED_WITHOUT: dict[str, str] = {
@@ -58,6 +65,7 @@ class Dataset:
     database: Path | None
     warnings: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
+    currency: str = DEFAULT_CURRENCY
     _tmp_dir: Path | None = None
 
     def __contains__(self, table: str) -> bool:
@@ -161,6 +169,7 @@ def load_dataset(
     root = Path(path)
     if not root.is_dir():
         raise ContractError(f"{root}: dataset directory not found (expected a directory of tables)")
+    currency = read_metadata(root).get("currency", DEFAULT_CURRENCY)
     sources: dict[str, TableSource] = {}
     warnings: list[str] = []
     skipped: dict[str, str] = {}
@@ -207,6 +216,7 @@ def load_dataset(
         database=database,
         warnings=warnings,
         skipped=skipped,
+        currency=currency,
         _tmp_dir=tmp_dir,
     )
     if out is not None:
@@ -223,7 +233,32 @@ def validation_report(ds: Dataset) -> dict[str, object]:
         "quarantined": ds.reconciliation.quarantined,
         "warnings": ds.warnings,
         "skipped": ds.skipped,
+        "currency": ds.currency,
     }
+
+
+def read_metadata(root: Path) -> dict[str, str]:
+    """The dataset's declarations from ``dataset.json`` (none when the file is absent).
+
+    Only ``currency`` (ISO 4217, three capital letters) is read; ``source`` is free text
+    kept for people. A malformed file stops the load, naming the file and the key.
+    """
+    path = Path(root) / METADATA_FILE
+    if not path.is_file():
+        return {}
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ContractError(f"{path}: not a JSON object ({err})") from err
+    if not isinstance(meta, dict):
+        raise ContractError(f"{path}: expected a JSON object, found {type(meta).__name__}")
+    currency = meta.get("currency", DEFAULT_CURRENCY)
+    if not isinstance(currency, str) or not re.fullmatch(r"[A-Z]{3}", currency):
+        raise ContractError(
+            f"{path}: key 'currency' is {currency!r} (expected an ISO 4217 code such as "
+            "'CNY' or 'USD')"
+        )
+    return {"currency": currency, **({"source": str(meta["source"])} if "source" in meta else {})}
 
 
 def _validate_all(

@@ -6,6 +6,7 @@ dataset the toolkit produces has the types a dataset written by someone else mus
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -46,10 +47,20 @@ def to_arrow(frame: pd.DataFrame, table: str) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
 
 
-def write_dataset(tables: dict[str, pd.DataFrame], out: Path, part_rows: int = 2_000_000) -> Path:
-    """Write ``tables`` as Parquet under ``out`` atomically; big tables as part directories."""
+def write_dataset(
+    tables: dict[str, pd.DataFrame],
+    out: Path,
+    part_rows: int = 2_000_000,
+    metadata: dict[str, str] | None = None,
+) -> Path:
+    """Write ``tables`` as Parquet under ``out`` atomically; big tables as part
+    directories; ``metadata`` (for instance the currency) as ``dataset.json``."""
     out = Path(out)
     with atomic_directory(out) as tmp:
+        if metadata:
+            (tmp / "dataset.json").write_text(
+                json.dumps(metadata, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+            )
         for name, frame in tables.items():
             table = to_arrow(frame, name)
             if table.num_rows > part_rows:

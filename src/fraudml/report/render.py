@@ -17,6 +17,8 @@ from pathlib import Path
 import pandas as pd
 from jinja2 import Environment, select_autoescape
 
+from fraudml.features.registry import unit_text
+
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 TEXT = {
@@ -35,6 +37,7 @@ TEXT = {
         "explained": "解释对象",
         "window": "评分期间",
         "contrib": "各特征贡献",
+        "money": "金额单位",
     },
     "en": {
         "title": "Medical-insurance fund supervision: leads",
@@ -51,6 +54,7 @@ TEXT = {
         "explained": "explained output",
         "window": "period",
         "contrib": "contributions",
+        "money": "amounts in",
     },
 }
 
@@ -66,7 +70,7 @@ font-size:13px;text-align:left}th{background:#f2f4f7}.lead{border-top:2px solid 
 margin-top:1.5em;padding-top:.5em}.muted{color:#666;font-size:12px}
 </style></head><body>
 <h1>{{ t.title }}</h1>
-<p class="muted">{{ t.window }}: {{ window }} · {{ generated }}</p>
+<p class="muted">{{ t.window }}: {{ window }} · {{ t.money }} {{ money }} · {{ generated }}</p>
 {% for entity, rows in index %}
 <h2>{{ t.leads }}: {{ entity }} ({{ rows|length }})</h2>
 <p class="muted">{{ t.explained }}: {{ explained.get(entity, "") }}</p>
@@ -141,7 +145,10 @@ def render_html(
     lang: str,
     window: str,
     generated: str,
+    currency: str = "CNY",
 ) -> str:
+    """The self-contained HTML report of ``leads`` (autoescaped; amounts labelled with
+    the dataset's ``currency``)."""
     env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
     rows = []
     # evidence grouped once by lead: looking it up per lead must not rescan the table
@@ -180,12 +187,19 @@ def render_html(
             }
         )
     index = [(e, [x for x in rows if x["entity_type"] == e]) for e in leads.entity_type.unique()]
+    money = unit_text("元", lang, currency)
+    amount = (
+        f"{TEXT[lang]['amount']}（{money}）"
+        if lang == "zh"
+        else f"{TEXT[lang]['amount']} ({money})"
+    )
     return env.from_string(TEMPLATE).render(
-        t=TEXT[lang],
+        t=dict(TEXT[lang], amount=amount),
         lang=lang,
         index=index,
         leads=rows,
         explained=explained,
+        money=money,
         window=window,
         generated=generated,
     )

@@ -144,8 +144,8 @@ def score_period(
         t0 = time.perf_counter()
         why = explain(models[entity], lead_frame)
         explained[entity] = why.what
-        zh = reasons(why, lead_frame, entity, feats[entity], "zh")
-        en = reasons(why, lead_frame, entity, feats[entity], "en")
+        zh = reasons(why, lead_frame, entity, feats[entity], "zh", currency=ds.currency)
+        en = reasons(why, lead_frame, entity, feats[entity], "en", currency=ds.currency)
         explain_seconds += time.perf_counter() - t0
         key = KEYS[entity]
         mine = hits[hits[key].isin(chosen)] if key in hits else hits.iloc[0:0]
