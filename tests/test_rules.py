@@ -645,3 +645,14 @@ def test_rules_doc_is_current():
     assert doc.read_text(encoding="utf-8") == render_docs(list(RULES.values())), (
         "docs/rules.md is out of date: run `python -m fraudml.rules.docs`"
     )
+
+
+def test_price_messages_name_the_dataset_currency(make_dataset):
+    root = make_dataset(_catalog(price_cap=30))
+    hits = run_rules(root, [RULES["CAT-PRICE"]])
+    assert hits.message_zh.iloc[0] == "项目 XA01 单价 30.25 元，超过限价 30.0 元"
+    assert hits.message_en.iloc[0] == "item XA01 priced 30.25 yuan, above the cap of 30.0 yuan"
+    (root / "dataset.json").write_text('{"currency": "USD"}')
+    hits = run_rules(root, [RULES["CAT-PRICE"]])
+    assert hits.message_zh.iloc[0] == "项目 XA01 单价 30.25 美元，超过限价 30.0 美元"
+    assert hits.message_en.iloc[0].endswith("above the cap of 30.0 US dollars")

@@ -35,6 +35,8 @@ class RuleInputs:
     registrations: ir.Table | None
     providers: ir.Table
     window: Window
+    #: the dataset's money (ISO 4217): a message's ``{money}`` field names it
+    currency: str = "CNY"
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ import ibis.expr.types as ir
 
 from fraudml.features.entities import KEYS
 from fraudml.features.inputs import Window, fee_lines, prepare, repeated_trace_lines
-from fraudml.features.registry import Feature
+from fraudml.features.registry import Feature, unit_text
 from fraudml.io.load import Dataset
 from fraudml.rules.checks import CHECKS, RuleInputs
 from fraudml.rules.expr import RuleExpressionError, as_text, compile_expr, render
@@ -76,6 +76,7 @@ def rule_inputs(ds: Dataset, window: Window) -> RuleInputs:
         registrations=x.registrations,
         providers=ds.table("providers"),
         window=window,
+        currency=ds.currency,
     )
 
 
@@ -118,10 +119,16 @@ def rule_hits(rule: Rule, x: RuleInputs) -> ir.Table:
         entity_id=entity_id,
         **cols,
         amount=cand._amount.cast("float64").fill_null(0.0).round(2),
-        message_zh=render(rule.message.zh, cand, rule.params),
-        message_en=render(rule.message.en, cand, rule.params),
+        message_zh=render(rule.message.zh, cand, _message_fields(rule, x, "zh")),
+        message_en=render(rule.message.en, cand, _message_fields(rule, x, "en")),
         evidence=text,
     )
+
+
+def _message_fields(rule: Rule, x: RuleInputs, lang: str) -> dict:
+    """A message's fixed fields: the rule's parameters, and ``money`` (the dataset's
+    currency in ``lang``: 元 / yuan, 美元 / US dollars …)."""
+    return {**rule.params, "money": unit_text("元", lang, x.currency)}
 
 
 def apply_rules(ds: Dataset, window: Window, rules: Sequence[Rule]) -> RuleRun:
