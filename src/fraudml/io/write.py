@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 
 from fraudml.contract import TABLES_BY_NAME
 from fraudml.io.atomic import atomic_directory
+from fraudml.io.load import METADATA_FILE
 
 #: Arrow type of each logical contract type: identifiers as text, times without zone.
 ARROW_TYPE: dict[str, pa.DataType] = {
@@ -58,7 +59,7 @@ def write_dataset(
     out = Path(out)
     with atomic_directory(out) as tmp:
         if metadata:
-            (tmp / "dataset.json").write_text(
+            (tmp / METADATA_FILE).write_text(
                 json.dumps(metadata, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
             )
         for name, frame in tables.items():
