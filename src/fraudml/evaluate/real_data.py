@@ -28,7 +28,6 @@ import numpy as np
 import pandas as pd
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
-from lightgbm import LGBMClassifier
 from sklearn.base import clone
 
 from fraudml.adapters import medicare
@@ -40,6 +39,7 @@ from fraudml.evaluate.reference_search import (
     LEARNERS,
     aggregate_pool,
     learning_curve,
+    quick_scores,
     subset_search,
 )
 from fraudml.features.build import dropped_summary
@@ -84,16 +84,6 @@ def quick_aggregates(claims: pd.DataFrame) -> pd.DataFrame:
     out["claims_per_patient"] = out.n_claims / out.n_patients
     out.index = out.index.astype(str)
     return out
-
-
-def quick_model(X: pd.DataFrame, y: pd.Series, folds: list, seed: int) -> pd.Series:
-    """Out-of-fold probabilities of a default LightGBM over ``X`` on ``folds``."""
-    score = pd.Series(np.nan, index=y.index)
-    for train_idx, test_idx in folds:
-        model = LGBMClassifier(random_state=seed, verbose=-1, n_jobs=2)
-        model.fit(X.iloc[train_idx], y.iloc[train_idx])
-        score.iloc[test_idx] = model.predict_proba(X.iloc[test_idx])[:, 1]
-    return score
 
 
 def learner_on(
@@ -191,7 +181,7 @@ def evaluate(
                     last = result
                     quick = quick_aggregates(claims).reindex(y.index)
                     folds = entity_folds(y, int(conf.evaluate.folds), seed)
-                    quick_score = quick_model(quick, y, folds, seed)
+                    quick_score = quick_scores(quick, y, folds, LEARNERS["default"], seed)
                     results.setdefault("quick", []).append(metrics(y, quick_score))
                     paired.append(
                         paired_difference(y.to_numpy(), scored["risk"].to_numpy(), quick_score)
