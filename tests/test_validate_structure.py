@@ -172,6 +172,9 @@ def test_dataset_json_declares_the_currency(make_dataset):
     (root / "dataset.json").write_text('{"currency": "usd"}')
     with pytest.raises(ContractError, match=r"dataset\.json: key 'currency' is 'usd'.*ISO 4217"):
         load(root)
+    (root / "dataset.json").write_text('{"curency": "USD"}')
+    with pytest.raises(ContractError, match=r"dataset\.json: unknown key\(s\) 'curency'"):
+        load(root)
     (root / "dataset.json").write_text('["USD"]')
     with pytest.raises(ContractError, match=r"dataset\.json: expected a JSON object"):
         load(root)

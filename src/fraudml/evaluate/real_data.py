@@ -157,6 +157,7 @@ def evaluate(
     with load_dataset(data, memory_limit=cfg.engine.memory_limit) as ds:
         claims = ds.table("claims").to_pandas()
         patients = ds.table("patients").to_pandas()
+        aggregates = quick_aggregates(claims)  # the same for every fold seed
         for label, conf, offsets in (
             ("toolkit", cfg, seeds),
             ("toolkit_default_model", default_cfg, seeds[:1]),
@@ -179,7 +180,7 @@ def evaluate(
                 results.setdefault(label, []).append(metrics(y, scored["risk"]))
                 if label == "toolkit":
                     last = result
-                    quick = quick_aggregates(claims).reindex(y.index)
+                    quick = aggregates.reindex(y.index)
                     folds = entity_folds(y, int(conf.evaluate.folds), seed)
                     quick_score = quick_scores(quick, y, folds, LEARNERS["default"], seed)
                     results.setdefault("quick", []).append(metrics(y, quick_score))
@@ -196,7 +197,13 @@ def evaluate(
                     results.setdefault("claims", []).append(metrics(y, quick["n_claims"]))
     assert last is not None
     search = reach_of_quick_models(
-        claims, patients, last, int(cfg.seed) + seeds[0], int(cfg.evaluate.folds), n_subsets
+        claims,
+        patients,
+        aggregates,
+        last,
+        int(cfg.seed) + seeds[0],
+        int(cfg.evaluate.folds),
+        n_subsets,
     )
     seconds = time.perf_counter() - started
     sizes = {name: len(frame) for name, frame in tables.items()}
@@ -217,6 +224,7 @@ def evaluate(
 def reach_of_quick_models(
     claims: pd.DataFrame,
     patients: pd.DataFrame,
+    aggregates: pd.DataFrame,
     result: TrainingResult,
     seed: int,
     folds: int,
@@ -233,7 +241,7 @@ def reach_of_quick_models(
         pool.shape[1],
     )
     found = subset_search(pool, y, split, n_subsets, size=16, seed=seed)
-    quick = quick_aggregates(claims).reindex(y.index)
+    quick = aggregates.reindex(y.index)
     curve = learning_curve(quick, y, split, FRACTIONS, LEARNERS["shallow"], seed=seed)
     return {"search": found, "curve": curve, "pool": pool.columns.to_frame(index=False)}
 

@@ -95,10 +95,9 @@ def aggregate_pool(claims: pd.DataFrame, patients: pd.DataFrame) -> pd.DataFrame
     per_claim = _per_claim(claims, patients)
     g = per_claim.groupby("provider_id")
     quantities = [c for c in per_claim.columns if c != "provider_id"]
-    parts = {"n_claims": g.size().astype(float)}
-    for column in quantities:
-        for how in ("sum", "mean", "max"):
-            parts[f"{column}_{how}"] = g[column].agg(how).astype(float)
+    stats = g[quantities].agg(["sum", "mean", "max"]).astype(float)
+    stats.columns = [f"{column}_{how}" for column, how in stats.columns]
+    parts = {"n_claims": g.size().astype(float), **dict(stats.items())}
     by_provider = claims.assign(provider_id=claims.provider_id.astype(str)).groupby("provider_id")
     for column in (
         "patient_id",

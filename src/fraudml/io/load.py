@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 METADATA_FILE = "dataset.json"
 #: Money is CNY yuan unless the dataset declares otherwise (the shared contract's unit).
 DEFAULT_CURRENCY = "CNY"
+#: The keys ``dataset.json`` may hold.
+METADATA_KEYS = frozenset({"currency", "source"})
 
 #: What is lost, table by table, when an optional or expected table is absent.
 SKIPPED_WITHOUT: dict[str, str] = {
@@ -240,8 +242,9 @@ def validation_report(ds: Dataset) -> dict[str, object]:
 def read_metadata(root: Path) -> dict[str, str]:
     """The dataset's declarations from ``dataset.json`` (none when the file is absent).
 
-    Only ``currency`` (ISO 4217, three capital letters) is read; ``source`` is free text
-    kept for people. A malformed file stops the load, naming the file and the key.
+    ``currency`` (ISO 4217, three capital letters) and ``source`` (free text kept for
+    people) are its keys. A malformed file or an unknown key stops the load, naming the
+    file and the key.
     """
     path = Path(root) / METADATA_FILE
     if not path.is_file():
@@ -252,6 +255,13 @@ def read_metadata(root: Path) -> dict[str, str]:
         raise ContractError(f"{path}: not a JSON object ({err})") from err
     if not isinstance(meta, dict):
         raise ContractError(f"{path}: expected a JSON object, found {type(meta).__name__}")
+    unknown = sorted(set(meta) - METADATA_KEYS)
+    if unknown:
+        # a misspelt "currency" must not leave the money silently read as yuan
+        raise ContractError(
+            f"{path}: unknown key(s) {', '.join(map(repr, unknown))} (expected "
+            f"{', '.join(sorted(METADATA_KEYS))})"
+        )
     currency = meta.get("currency", DEFAULT_CURRENCY)
     if not isinstance(currency, str) or not re.fullmatch(r"[A-Z]{3}", currency):
         raise ContractError(
