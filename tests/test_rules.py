@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 
 from fraudml import load_dataset
+from fraudml.errors import RuleBaseError
 from fraudml.features import Window
-from fraudml.io.errors import ContractError
 from fraudml.rules import (
     CHECKS,
     RuleExpressionError,
@@ -597,7 +597,7 @@ rules:
     with pytest.raises(RuleExpressionError, match=message) as err:
         run_rules(make_dataset(), rules)
     assert str(err.value).startswith(f"rule BAD-1 ({rule_file})")
-    assert isinstance(err.value, ContractError)  # commands report it and exit 2
+    assert isinstance(err.value, RuleBaseError)  # commands report it and exit 2
 
 
 @pytest.mark.parametrize(

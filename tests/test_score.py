@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from fraudml.cli.main import main
+from fraudml.errors import ModelError
 from fraudml.explain.contributions import explain, reasons
-from fraudml.io.errors import ContractError
 from fraudml.models import ProfileIsolationForest, RiskClassifier
 from fraudml.models.risk import fit_entity
 from fraudml.report import render
@@ -79,7 +79,7 @@ def test_models_of_another_feature_set_are_refused():
         min_positives=10_000,
         feature_set_version="0",
     )
-    with pytest.raises(ContractError, match=r"patient \(version 0\).*Retrain"):
+    with pytest.raises(ModelError, match=r"patient \(version 0\).*Retrain"):
         check_feature_set({"patient": model})
 
 
@@ -251,7 +251,7 @@ def test_a_model_needing_columns_the_data_lacks_is_refused_by_name():
         feature_set_version="3",
     )
     frame = pd.DataFrame({"n_claims": [1.0], "rule_severity_score": 0.0, "net_claim_risk": 0.0})
-    with pytest.raises(ContractError, match=r"drug_share\).*no claim_items table"):
+    with pytest.raises(ModelError, match=r"drug_share\).*no claim_items table"):
         check_inputs("provider", model, frame, {"drug_share": "no claim_items table (fee lines)"})
     check_inputs("provider", model, frame.assign(drug_share=0.1), {})
 

@@ -1,17 +1,24 @@
-"""What several commands read from their config: the window and the rule base."""
+"""What several commands read from their config: window, engine, rule base, output."""
 
 from __future__ import annotations
 
+import logging
+import os
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 
 from omegaconf import DictConfig
 
+from fraudml.errors import RuleBaseError, SettingError
 from fraudml.features import Window
 from fraudml.io import load_dataset
-from fraudml.io.errors import ContractError
 from fraudml.io.load import Dataset
+from fraudml.io.outputs import OutputClaim, claim_output
 from fraudml.rules import CHECKS, Rule, RuleSpecError, load_rules
+from fraudml.settings import EngineSettings
+
+log = logging.getLogger("fraudml")
 
 
 def parse_date(value: str | None, name: str) -> datetime | None:
@@ -20,20 +27,25 @@ def parse_date(value: str | None, name: str) -> datetime | None:
     try:
         return datetime.fromisoformat(str(value))
     except ValueError as exc:
-        raise ContractError(f"{name}={value!r} is not a date (expected YYYY-MM-DD)") from exc
+        raise SettingError(f"{name}={value!r} is not a date (expected YYYY-MM-DD)") from exc
 
 
 def window_of(cfg: DictConfig) -> Window:
     window = Window(parse_date(cfg.period.start, "FROM"), parse_date(cfg.period.end, "UNTIL"))
     if window.start and window.end and window.start >= window.end:
-        raise ContractError(f"FROM={cfg.period.start} is not before UNTIL={cfg.period.end}")
+        raise SettingError(f"FROM={cfg.period.start} is not before UNTIL={cfg.period.end}")
     return window
+
+
+def engine_settings(cfg: DictConfig) -> EngineSettings:
+    """The engine group, checked (a wrong memory size or thread count stops at once)."""
+    return EngineSettings(memory_limit=cfg.engine.memory_limit, threads=cfg.engine.threads)
 
 
 def load_rule_base(files: list[str] | str | None) -> list[Rule]:
     """The configured rule files, or every file in the config directory's ``rules/``.
 
-    A malformed rule base is a structural fault of the run's input (exit code 2).
+    A malformed rule base stops the run (exit code 2) naming the file, rule and field.
     """
     from fraudml.cli.main import conf_dir
 
@@ -44,14 +56,46 @@ def load_rule_base(files: list[str] | str | None) -> list[Rule]:
     try:
         return load_rules(paths, CHECKS)
     except RuleSpecError as exc:
-        raise ContractError(f"rule base: {exc}") from None
+        raise RuleBaseError(str(exc)) from None
 
 
-def open_dataset(cfg: DictConfig) -> Dataset:
-    """The configured dataset, validated, with the configured engine settings."""
-    return load_dataset(
+def tracking_dir(store: str | Path) -> Path | None:
+    """The local tracking store's folder (``None`` when ``MLFLOW_TRACKING_URI`` points
+    elsewhere than a local SQLite file)."""
+    uri = os.environ.get("MLFLOW_TRACKING_URI")
+    if not uri:
+        return Path(store)
+    if uri.startswith("sqlite:///"):
+        return Path(uri.removeprefix("sqlite:///")).parent
+    if uri.startswith("file:"):
+        return Path(uri.removeprefix("file:").removeprefix("//"))
+    if "://" not in uri:
+        return Path(uri)
+    return None
+
+
+def claim(cfg: DictConfig, command: str, out: str | Path | None, extra: Iterable[Path] = ()):
+    """Check and lock the command's output folder before any work starts: never the
+    dataset, never the tracking store, never a folder fraudml did not write."""
+    protect = [Path(cfg.data.path)] if "data" in cfg else []
+    for key in ("models", "train"):
+        store = cfg.get(key, {}).get("store") if key in cfg else None
+        if store and (folder := tracking_dir(store)) is not None:
+            protect.append(folder)
+    return claim_output(out, command, [*protect, *extra])
+
+
+def open_dataset(cfg: DictConfig, out: OutputClaim | None = None) -> Dataset:
+    """The configured dataset, validated, with the configured engine settings; the
+    dataset's warnings go to the log."""
+    engine = engine_settings(cfg)
+    ds = load_dataset(
         cfg.data.path,
+        out=out,
         encoding=cfg.data.encoding,
-        memory_limit=cfg.engine.memory_limit,
-        threads=cfg.engine.threads,
+        memory_limit=engine.memory_limit,
+        threads=engine.threads,
     )
+    for warning in ds.warnings:
+        log.warning("%s", warning)
+    return ds

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from fraudml.io.errors import ContractError
+from fraudml.errors import SettingError
+from fraudml.io.outputs import OutputClaim, claim_output
 from fraudml.io.write import write_dataset
 
 log = logging.getLogger("fraudml")
@@ -19,14 +20,20 @@ SOURCES = {"medicare": "the Kaggle 'Healthcare Provider Fraud Detection Analysis
 
 def run(cfg: DictConfig) -> int:
     if cfg.source not in SOURCES:
-        raise ContractError(
+        raise SettingError(
             f"source={cfg.source!r}: unknown source (expected one of {', '.join(SOURCES)})"
         )
     if not cfg.src:
-        raise ContractError("no source folder: fraudml import medicare SRC OUT (or src=dir)")
-    from fraudml.adapters import medicare
+        raise SettingError("no source folder: fraudml import medicare SRC OUT (or src=dir)")
 
     started = time.perf_counter()
+    with claim_output(cfg.out, "import", [Path(cfg.src)]) as output:
+        return _import(cfg, output, started)
+
+
+def _import(cfg: DictConfig, output: OutputClaim, started: float) -> int:
+    from fraudml.adapters import medicare
+
     files = medicare.find_sources(Path(cfg.src))
     log.info(
         "reading %s: %s",
@@ -34,7 +41,7 @@ def run(cfg: DictConfig) -> int:
         ", ".join(str(p.name) for p in vars(files).values() if p is not None),
     )
     tables = medicare.convert(files, nrows=int(cfg.head) if cfg.head else None)
-    out = write_dataset(tables, Path(cfg.out), metadata=medicare.METADATA)
+    out = write_dataset(tables, output, metadata=medicare.METADATA, command="import")
     for name, frame in tables.items():
         log.info("%-12s %12s rows", name, f"{len(frame):,}")
     log.info(

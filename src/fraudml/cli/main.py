@@ -12,7 +12,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from fraudml.io.errors import ContractError
+from fraudml.errors import FraudmlError
 
 log = logging.getLogger("fraudml")
 
@@ -123,13 +123,15 @@ def main(argv: list[str] | None = None) -> int:
     register()
     setup_logging()
     run = _resolve(command.target)
-    status: dict[str, int] = {"code": 0}
+    status: dict[str, int] = {"code": 0, "ran": 0}
 
     def task(cfg: DictConfig) -> None:
+        status["ran"] = 1
         try:
             status["code"] = int(run(cfg) or 0)
-        except ContractError as exc:
-            log.error("input does not meet the data contract: %s", exc)
+        except FraudmlError as exc:
+            # the user's to fix: its kind and message, no traceback
+            log.error("%s: %s", exc.kind, exc)
             status["code"] = 2
 
     app = hydra.main(config_path=str(conf_dir()), config_name=name, version_base="1.3")(task)
@@ -137,6 +139,13 @@ def main(argv: list[str] | None = None) -> int:
     sys.argv = [f"fraudml {name}", *overrides]
     try:
         app()
+    except SystemExit as exc:
+        # Hydra reports a bad override or config (a misspelt key, a value of the wrong
+        # type) and exits 1 before the command runs: that is the user's mistake, exit 2.
+        # An error inside a command that ran is a bug and keeps Hydra's exit code.
+        if not status["ran"]:
+            return 2
+        return int(exc.code) if isinstance(exc.code, int) else 1
     finally:
         sys.argv = saved
     return status["code"]

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import logging
 import time
-from pathlib import Path
 
 from omegaconf import DictConfig
 
-from fraudml.cli.common import load_rule_base, open_dataset, window_of
+from fraudml.cli.common import claim, load_rule_base, open_dataset, window_of
 from fraudml.features import FEATURE_SET_VERSION, build_profiles, materialise
 from fraudml.features.build import dropped_summary
 from fraudml.features.entities import KEYS
-from fraudml.io.atomic import atomic_directory, write_json
+from fraudml.io.atomic import write_json
 from fraudml.rules import apply_rules, rule_features, with_rule_aggregates
 from fraudml.rules.engine import fingerprint
 
@@ -21,9 +20,8 @@ log = logging.getLogger("fraudml")
 
 def run(cfg: DictConfig) -> int:
     window = window_of(cfg)
-    out = Path(cfg.out)
     started = time.perf_counter()
-    with open_dataset(cfg) as ds:
+    with claim(cfg, "profiles", cfg.out) as output, open_dataset(cfg) as ds:
         profiles = build_profiles(ds, window)
         tables = materialise(ds, profiles)
         rule_info = {}
@@ -40,7 +38,7 @@ def run(cfg: DictConfig) -> int:
                 "skipped_rules": run_.skipped,
             }
         counts = {}
-        with atomic_directory(out) as tmp:
+        with output.staging() as tmp:
             for entity, table in tables.items():
                 # rows in key order: the same data and config give the same file
                 ds.con.to_parquet(table.order_by(KEYS[entity]), tmp / f"{entity}.parquet")
@@ -60,5 +58,5 @@ def run(cfg: DictConfig) -> int:
             )
     for line in dropped_summary(profiles.dropped):
         log.warning("%s", line)
-    log.info("wrote %s (%.1f s)", out, time.perf_counter() - started)
+    log.info("wrote %s (%.1f s)", output.path, time.perf_counter() - started)
     return 0

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import logging
 import time
-from pathlib import Path
 
 from omegaconf import DictConfig
 
-from fraudml.cli.common import load_rule_base, open_dataset, window_of
-from fraudml.io.atomic import atomic_directory, write_json
+from fraudml.cli.common import claim, load_rule_base, open_dataset, window_of
+from fraudml.io.atomic import write_json
 from fraudml.rules import apply_rules, rule_aggregates, to_national
 from fraudml.rules.engine import fingerprint
 
@@ -18,13 +17,12 @@ log = logging.getLogger("fraudml")
 
 def run(cfg: DictConfig) -> int:
     window = window_of(cfg)
-    out = Path(cfg.out)
     started = time.perf_counter()
     rules = load_rule_base(cfg.get("files"))
     log.info("rule base: %d rules", len(rules))
-    with open_dataset(cfg) as ds:
+    with claim(cfg, "rules", cfg.out) as output, open_dataset(cfg) as ds:
         result = apply_rules(ds, window, rules)
-        with atomic_directory(out) as tmp:
+        with output.staging() as tmp:
             hits = result.hits.order_by(["rule_id", "entity_id", "line_no"])
             ds.con.to_parquet(hits, tmp / "hits.parquet")
             ds.con.to_parquet(to_national(hits, result.rules), tmp / "review.parquet")
@@ -55,5 +53,5 @@ def run(cfg: DictConfig) -> int:
                     "seconds": round(time.perf_counter() - started, 1),
                 },
             )
-    log.info("rule hits written to %s (%.1f s)", out, time.perf_counter() - started)
+    log.info("rule hits written to %s (%.1f s)", output.path, time.perf_counter() - started)
     return 0

@@ -6,19 +6,19 @@ import logging
 import os
 import time
 from datetime import datetime
-from pathlib import Path
 
 from mlflow.exceptions import MlflowException
 from omegaconf import DictConfig, OmegaConf
 
-from fraudml.cli.common import load_rule_base, open_dataset, window_of
+from fraudml.cli.common import claim, load_rule_base, open_dataset, window_of
+from fraudml.errors import ModelError, SettingError
 from fraudml.features import FEATURE_SET_VERSION
 from fraudml.features.build import dropped_summary
-from fraudml.io.atomic import atomic_directory, write_json
-from fraudml.io.errors import ContractError
+from fraudml.io.atomic import write_json
 from fraudml.models.frames import ENTITIES
 from fraudml.report.render import pseudonymise, render_html, write_xlsx
 from fraudml.score.pipeline import score_period
+from fraudml.settings import capacities
 from fraudml.tracking import mlflow_store as store
 
 log = logging.getLogger("fraudml")
@@ -36,7 +36,7 @@ def champions(ns: str) -> tuple[dict, dict[str, str]]:
             continue
         versions[entity] = f"{name}@{version}"
     if not models:
-        raise ContractError(
+        raise ModelError(
             f"no champion models under the namespace {ns!r}: run `make train DATA=…` first, "
             "or set models.namespace to the namespace training used"
         )
@@ -48,14 +48,20 @@ def run(cfg: DictConfig) -> int:
     window = window_of(cfg)
     lang = str(cfg.report.lang)
     if lang not in ("zh", "en"):
-        raise ContractError(f"report.lang={lang!r}: expected zh or en")
+        raise SettingError(f"report.lang={lang!r}: expected zh or en")
     salt = os.environ.get("FRAUDML_PSEUDONYM_SALT", "")
     if cfg.report.pseudonymise and not salt:
-        raise ContractError(
+        raise SettingError(
             "report.pseudonymise=true needs the salt in FRAUDML_PSEUDONYM_SALT (kept outside "
             "the report)"
         )
+    capacity = capacities(cfg.evaluate.capacity)
     rules = load_rule_base(cfg.rules.files)
+    with claim(cfg, "score", cfg.out) as output:
+        return _score(cfg, output, window, lang, salt, rules, capacity, started)
+
+
+def _score(cfg, output, window, lang, salt, rules, capacity, started) -> int:
     store.configure(cfg.models.store)
     timings = {}
     with open_dataset(cfg) as ds:
@@ -68,7 +74,7 @@ def run(cfg: DictConfig) -> int:
             rules,
             models,
             versions,
-            dict(cfg.evaluate.capacity),
+            capacity,
             definite_leads=bool(cfg.leads.definite),
         )
         timings["score_and_explain"] = time.perf_counter() - started - timings["load"]
@@ -80,9 +86,8 @@ def run(cfg: DictConfig) -> int:
     scores, leads, evidence = result.scores, result.leads, result.evidence
     if cfg.report.pseudonymise:
         scores, leads, evidence = (pseudonymise(f, salt) for f in (scores, leads, evidence))
-    out = Path(cfg.out)
     period = f"{cfg.period.start or '…'} – {cfg.period.end or '…'}"
-    with atomic_directory(out) as tmp:
+    with output.staging() as tmp:
         scores.to_parquet(tmp / "scores.parquet", index=False)
         leads.to_parquet(tmp / "leads.parquet", index=False)
         leads.to_csv(tmp / "leads.csv", index=False, encoding="utf-8-sig")
@@ -121,5 +126,5 @@ def run(cfg: DictConfig) -> int:
                 "seconds": {k: round(v, 1) for k, v in timings.items()},
             },
         )
-    log.info("scored %s into %s (%.1f s)", period, out, time.perf_counter() - started)
+    log.info("scored %s into %s (%.1f s)", period, output.path, time.perf_counter() - started)
     return 0

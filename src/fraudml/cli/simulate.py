@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 import time
-from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from fraudml.io.outputs import OutputClaim, claim_output
 from fraudml.synth import SchemeConfig, SimulationConfig, simulate, write_dataset
 
 log = logging.getLogger("fraudml")
@@ -24,8 +24,12 @@ def simulation_config(node: DictConfig) -> SimulationConfig:
 
 def run(cfg: DictConfig) -> int:
     sim = simulation_config(cfg.simulate)
-    out = Path(cfg.out)
     started = time.perf_counter()
+    with claim_output(cfg.out, "simulate") as output:
+        return _simulate(sim, output, started)
+
+
+def _simulate(sim: SimulationConfig, output: OutputClaim, started: float) -> int:
     log.info(
         "simulating %s patients, %s to %s, seed %s",
         f"{sim.n_patients:,}",
@@ -34,8 +38,8 @@ def run(cfg: DictConfig) -> int:
         sim.seed,
     )
     tables = simulate(sim)
-    write_dataset(tables, out)
+    write_dataset(tables, output)
     for name, frame in tables.items():
         log.info("%-22s %12s rows", name, f"{len(frame):,}")
-    log.info("wrote %s (%.1f s)", out, time.perf_counter() - started)
+    log.info("wrote %s (%.1f s)", output.path, time.perf_counter() - started)
     return 0

@@ -15,12 +15,12 @@ import pandas as pd
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from fraudml.cli.common import load_rule_base, open_dataset, parse_date
+from fraudml.cli.common import claim, load_rule_base, open_dataset, parse_date
+from fraudml.errors import SettingError, TrainingError
 from fraudml.evaluate.plots import pr_curves, shap_summary
 from fraudml.features import FEATURE_SET_VERSION
 from fraudml.features.build import dropped_summary
-from fraudml.io.atomic import atomic_directory, write_json
-from fraudml.io.errors import ContractError
+from fraudml.io.atomic import write_json
 from fraudml.io.load import Dataset
 from fraudml.models.training import (
     TrainingResult,
@@ -29,6 +29,7 @@ from fraudml.models.training import (
     train_and_evaluate,
 )
 from fraudml.rules.engine import fingerprint
+from fraudml.settings import capacities
 from fraudml.tracking import mlflow_store as store
 
 log = logging.getLogger("fraudml")
@@ -138,6 +139,13 @@ def evaluation_mode(ds: Dataset, mode: str) -> str:
 
 
 def run(cfg: DictConfig) -> int:
+    if not cfg.train.out:
+        return _train(cfg, None)
+    with claim(cfg, "train", cfg.train.out) as output:
+        return _train(cfg, output)
+
+
+def _train(cfg: DictConfig, output) -> int:
     started = time.perf_counter()
     rules = load_rule_base(cfg.rules.files)
     until = parse_date(cfg.period.end, "UNTIL")
@@ -150,7 +158,7 @@ def run(cfg: DictConfig) -> int:
         common = dict(
             anomaly=anomaly,
             supervised=supervised,
-            capacity=dict(cfg.evaluate.capacity),
+            capacity=capacities(cfg.evaluate.capacity),
             min_positives=int(cfg.train.min_positives),
         )
         mode = evaluation_mode(ds, str(cfg.evaluate.mode))
@@ -172,11 +180,11 @@ def run(cfg: DictConfig) -> int:
                     eval_days=cfg.evaluate.eval_days,
                 )
             except ValueError as exc:
-                raise ContractError(str(exc)) from None
+                raise TrainingError(str(exc)) from None
             log.info("time split: %s", split.as_dict())
             result = train_and_evaluate(ds, rules, split, **common)
         else:
-            raise ContractError(f"evaluate.mode={cfg.evaluate.mode!r}: expected time, cv or auto")
+            raise SettingError(f"evaluate.mode={cfg.evaluate.mode!r}: expected time, cv or auto")
         fingerprint_ = ds.fingerprint
         dataset_path = ds.path
 
@@ -232,8 +240,8 @@ def run(cfg: DictConfig) -> int:
                 why,
             )
         run_id = active.info.run_id
-    if cfg.train.out:
-        with atomic_directory(Path(cfg.train.out)) as tmp:
+    if output is not None:
+        with output.staging() as tmp:
             result.metrics.to_csv(tmp / "evaluation.csv", index=False)
             result.schemes.to_csv(tmp / "evaluation_by_scheme.csv", index=False)
             write_json(

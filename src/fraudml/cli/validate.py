@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 from omegaconf import DictConfig
 
-from fraudml.io import load_dataset
+from fraudml.cli.common import claim, open_dataset
 from fraudml.io.reconcile import Reconciliation
 
 log = logging.getLogger("fraudml")
@@ -26,20 +25,12 @@ def render(reconciliation: Reconciliation) -> str:
 
 
 def run(cfg: DictConfig) -> int:
-    out = Path(cfg.out)
-    log.info("validating %s → %s", cfg.data.path, out)
-    with load_dataset(
-        cfg.data.path,
-        out=out,
-        encoding=cfg.data.encoding,
-        memory_limit=cfg.engine.memory_limit,
-        threads=cfg.engine.threads,
-    ) as ds:
-        print(render(ds.reconciliation))
-        for warning in ds.warnings:
-            log.warning("%s", warning)
-        log.info(
-            "accepted + quarantined = read for every table; quarantine in %s",
-            out / "quarantine",
-        )
+    with claim(cfg, "validate", cfg.out) as output:
+        log.info("validating %s → %s", cfg.data.path, output.path)
+        with open_dataset(cfg, out=output) as ds:
+            print(render(ds.reconciliation))
+            log.info(
+                "accepted + quarantined = read for every table; quarantine in %s",
+                output.path / "quarantine",
+            )
     return 0

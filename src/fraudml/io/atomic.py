@@ -1,10 +1,10 @@
-"""Atomic writes: a reader sees the old file or the new one, never half of one."""
+"""Atomic writes of single files: a reader sees the old file or the new one, never half of
+one. Whole output folders go through :mod:`fraudml.io.outputs`."""
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -42,33 +42,3 @@ def write_json(target: str | os.PathLike[str], payload: Any) -> None:
         tmp.write_text(
             json.dumps(payload, ensure_ascii=False, indent=2, default=str), encoding="utf-8"
         )
-
-
-@contextmanager
-def atomic_directory(target: str | os.PathLike[str]) -> Iterator[Path]:
-    """Build a whole output directory in a hidden sibling and rename it into place at the end.
-
-    An interrupted run leaves no ``target`` (only a hidden ``.target.*.partial`` that the next
-    run of the same target removes). An existing ``target`` is replaced only on success.
-    """
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    for stale in target.parent.glob(f".{target.name}.*.partial"):
-        shutil.rmtree(stale, ignore_errors=True)
-    staging = Path(
-        tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
-    )
-    staging.chmod(0o777 & ~_umask())  # mkdtemp makes it private; give it mkdir's mode
-    try:
-        yield staging
-        if target.exists():
-            old = target.with_name(f".{target.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(target, old)
-            os.replace(staging, target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(staging, target)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)

@@ -1,14 +1,10 @@
-"""Errors raised at the data boundary."""
+"""Errors raised at the data boundary (the error kinds live in :mod:`fraudml.errors`)."""
 
 from __future__ import annotations
 
+from fraudml.errors import ContractError, OutputError
 
-class ContractError(Exception):
-    """A structural fault: the dataset cannot be loaded as the contract describes.
-
-    The message always names the file (or dataset directory), the column where one is
-    involved, and the form that was expected, so an operator can fix the input.
-    """
+__all__ = ["ContractError", "OutputError", "ReconciliationError"]
 
 
 class ReconciliationError(AssertionError):

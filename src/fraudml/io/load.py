@@ -9,6 +9,7 @@ import re
 import shutil
 import tempfile
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,8 +18,9 @@ import ibis.expr.types as ir
 
 from fraudml.contract import EXPECTED_FORM, TABLES, Table
 from fraudml.io import checks
-from fraudml.io.atomic import atomic_path, write_json
+from fraudml.io.atomic import write_json
 from fraudml.io.errors import ContractError
+from fraudml.io.outputs import OutputClaim, as_claim
 from fraudml.io.reconcile import Reconciliation, TableCount
 from fraudml.io.sources import (
     SOURCE_FILE,
@@ -29,6 +31,7 @@ from fraudml.io.sources import (
     run_sql,
     stage,
 )
+from fraudml.settings import EngineSettings
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +139,7 @@ def _structural_checks(staged: StagedTable, spec: Table, warnings: list[str]) ->
 def load_dataset(
     path: str | Path,
     *,
-    out: str | Path | None = None,
+    out: str | Path | OutputClaim | None = None,
     encoding: str = "utf-8",
     database: str | Path | None = None,
     memory_limit: str | None = "3GB",
@@ -148,9 +151,12 @@ def load_dataset(
     ----------
     path : path
         The dataset directory.
-    out : path, optional
-        Where to write ``quarantine/<table>.parquet`` and ``validation.json``. Without it
-        nothing is written and the quarantine stays in the reconciliation counts only.
+    out : path or OutputClaim, optional
+        The folder for ``quarantine/<table>.parquet``, ``validation.json`` and
+        ``validated.duckdb``, written whole or not at all: it is built in a hidden
+        sibling and renamed into place when validation is complete. It must be new,
+        empty, or an earlier validation output (see :mod:`fraudml.io.outputs`). Without
+        it nothing is written and the quarantine stays in the reconciliation counts only.
     encoding : str
         Encoding of CSV tables (``utf-8``; ``gb18030`` or ``gbk`` for Chinese legacy files).
     database : path, optional
@@ -167,7 +173,12 @@ def load_dataset(
     ------
     ContractError
         On a structural fault, naming the file, the column and the expected form.
+    OutputError
+        When ``out`` may not be written (checked before anything is read).
+    SettingError
+        On a memory limit or thread count DuckDB would not take.
     """
+    engine = EngineSettings(memory_limit=memory_limit, threads=threads)
     root = Path(path)
     if not root.is_dir():
         raise ContractError(f"{root}: dataset directory not found (expected a directory of tables)")
@@ -189,40 +200,59 @@ def load_dataset(
             if spec.expected:
                 warnings.append(f"no {spec.name} table: {SKIPPED_WITHOUT[spec.name]}")
 
+    claim, owned = as_claim(out, "validate", [root]) if out is not None else (None, False)
     tmp_dir = Path(tempfile.mkdtemp(prefix="fraudml-"))
-    if database is None and out is not None:
-        database = Path(out) / "validated.duckdb"
-    if database is not None:
-        database = Path(database)
-        database.parent.mkdir(parents=True, exist_ok=True)
-        for stale in (database, database.with_name(database.name + ".wal")):
-            stale.unlink(missing_ok=True)
     config: dict[str, object] = {"temp_directory": str(tmp_dir / "spill")}
-    if memory_limit:
-        config["memory_limit"] = memory_limit
-    if threads:
-        config["threads"] = threads
-    con = ibis.duckdb.connect(database=str(database) if database else ":memory:", **config)
+    if engine.memory_limit:
+        config["memory_limit"] = engine.memory_limit
+    if engine.threads:
+        config["threads"] = engine.threads
     try:
-        reconciliation, tables = _validate_all(con, sources, encoding, tmp_dir, out, warnings)
+        with ExitStack() as stack:
+            staging = stack.enter_context(claim.staging()) if claim is not None else None
+            if database is None and staging is not None:
+                database = staging / "validated.duckdb"
+            elif database is not None:
+                database = Path(database)
+                database.parent.mkdir(parents=True, exist_ok=True)
+                for stale in (database, database.with_name(database.name + ".wal")):
+                    stale.unlink(missing_ok=True)
+            con = ibis.duckdb.connect(database=str(database) if database else ":memory:", **config)
+            try:
+                reconciliation, tables = _validate_all(
+                    con, sources, encoding, tmp_dir, staging, warnings
+                )
+            except BaseException:
+                con.disconnect()
+                raise
+            ds = Dataset(
+                path=root,
+                con=con,
+                tables=tables,
+                reconciliation=reconciliation,
+                fingerprint=fingerprint(list(sources.values())),
+                database=database,
+                warnings=warnings,
+                skipped=skipped,
+                currency=currency,
+                _tmp_dir=tmp_dir,
+            )
+            moves = staging is not None and database == staging / "validated.duckdb"
+            if staging is not None:
+                write_json(staging / "validation.json", validation_report(ds))
+            if moves:
+                # the database moves with the folder: close it here, reopen it there
+                con.disconnect()
+        if moves and claim is not None:
+            ds.database = claim.path / "validated.duckdb"
+            ds.con = ibis.duckdb.connect(database=str(ds.database), **config)
+            ds.tables = {name: ds.con.table(name) for name in ds.tables}
     except BaseException:
-        con.disconnect()
         shutil.rmtree(tmp_dir, ignore_errors=True)
         raise
-    ds = Dataset(
-        path=root,
-        con=con,
-        tables=tables,
-        reconciliation=reconciliation,
-        fingerprint=fingerprint(list(sources.values())),
-        database=database,
-        warnings=warnings,
-        skipped=skipped,
-        currency=currency,
-        _tmp_dir=tmp_dir,
-    )
-    if out is not None:
-        write_json(Path(out) / "validation.json", validation_report(ds))
+    finally:
+        if owned and claim is not None:
+            claim.release()
     return ds
 
 
@@ -276,7 +306,7 @@ def _validate_all(
     sources: dict[str, TableSource],
     encoding: str,
     tmp_dir: Path,
-    out: str | Path | None,
+    out: Path | None,
     warnings: list[str],
 ) -> tuple[Reconciliation, dict[str, ir.Table]]:
     raw_con = con.con  # the DuckDB connection, for reading files: I/O stays at this edge
@@ -339,13 +369,14 @@ def _validate_all(
         )
         reconciliation.add(count)  # raises if accepted + quarantined != read
         if out is not None:
-            target = Path(out) / "quarantine" / f"{spec.name}.parquet"
-            with atomic_path(target) as tmp:
-                run_sql(
-                    raw_con,
-                    f"COPY (SELECT * FROM {q_name} ORDER BY source_file, source_row) "
-                    f"TO '{tmp}' (FORMAT parquet)",
-                )
+            # ``out`` is the staging folder: the whole output appears at once at the end
+            target = out / "quarantine" / f"{spec.name}.parquet"
+            target.parent.mkdir(exist_ok=True)
+            run_sql(
+                raw_con,
+                f"COPY (SELECT * FROM {q_name} ORDER BY source_file, source_row) "
+                f"TO '{str(target).replace(chr(39), chr(39) * 2)}' (FORMAT parquet)",
+            )
         run_sql(raw_con, f"DROP TABLE _checked_{spec.name}")
         scratch.append(staged.relation)
         log.info(

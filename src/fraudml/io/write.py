@@ -14,8 +14,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from fraudml.contract import TABLES_BY_NAME
-from fraudml.io.atomic import atomic_directory
 from fraudml.io.load import METADATA_FILE
+from fraudml.io.outputs import OutputClaim, as_claim
 
 #: Arrow type of each logical contract type: identifiers as text, times without zone.
 ARROW_TYPE: dict[str, pa.DataType] = {
@@ -50,14 +50,32 @@ def to_arrow(frame: pd.DataFrame, table: str) -> pa.Table:
 
 def write_dataset(
     tables: dict[str, pd.DataFrame],
-    out: Path,
+    out: Path | OutputClaim,
     part_rows: int = 2_000_000,
     metadata: dict[str, str] | None = None,
+    command: str = "simulate",
 ) -> Path:
     """Write ``tables`` as Parquet under ``out`` atomically; big tables as part
-    directories; ``metadata`` (for instance the currency) as ``dataset.json``."""
-    out = Path(out)
-    with atomic_directory(out) as tmp:
+    directories; ``metadata`` (for instance the currency) as ``dataset.json``.
+
+    ``out`` must be new, empty or an earlier dataset written by ``command``
+    (:mod:`fraudml.io.outputs`); a claim made by the caller is used as it is."""
+    claim, owned = as_claim(out, command)
+    try:
+        _write_tables(tables, claim, part_rows, metadata)
+    finally:
+        if owned:
+            claim.release()
+    return claim.path
+
+
+def _write_tables(
+    tables: dict[str, pd.DataFrame],
+    claim: OutputClaim,
+    part_rows: int,
+    metadata: dict[str, str] | None,
+) -> None:
+    with claim.staging() as tmp:
         if metadata:
             (tmp / METADATA_FILE).write_text(
                 json.dumps(metadata, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
@@ -74,4 +92,3 @@ def write_dataset(
                     )
             else:
                 pq.write_table(table, tmp / f"{name}.parquet", compression="zstd")
-    return out

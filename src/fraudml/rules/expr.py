@@ -19,10 +19,10 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
-from fraudml.io.errors import ContractError
+from fraudml.errors import RuleBaseError
 
 
-class RuleExpressionError(ContractError, ValueError):
+class RuleExpressionError(RuleBaseError, ValueError):
     """An expression in a rule file that cannot be compiled; the message says why.
 
     A fault of the run's input (the rule base), so commands report it and exit 2."""

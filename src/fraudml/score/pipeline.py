@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from fraudml.errors import ModelError
 from fraudml.explain.contributions import explain, reasons
 from fraudml.features import FEATURE_SET_VERSION, Window
 from fraudml.features.entities import KEYS
-from fraudml.io.errors import ContractError
 from fraudml.io.load import Dataset
 from fraudml.models.frames import ENTITIES, frames_and_hits
 from fraudml.models.network import OWNERS as NETWORK_OWNERS
@@ -60,7 +60,7 @@ def check_inputs(
     missing = [c for c in model.inputs if c not in frame.columns]
     if missing:
         why = {dropped[c.split("__")[0]] for c in missing if c.split("__")[0] in dropped}
-        raise ContractError(
+        raise ModelError(
             f"the {entity} model reads {len(missing)} columns this data cannot give "
             f"({', '.join(missing[:6])}{' …' if len(missing) > 6 else ''})"
             f"{': ' + '; '.join(sorted(why)) if why else ''}. Train on data of the same "
@@ -74,7 +74,7 @@ def check_feature_set(models: dict[str, EntityModel]) -> None:
     wrong = {e: v for e, v in wrong.items() if v != FEATURE_SET_VERSION}
     if wrong:
         listed = ", ".join(f"{e} (version {v})" for e, v in wrong.items())
-        raise ContractError(
+        raise ModelError(
             f"models built on another feature set: {listed}; this fraudml computes feature "
             f"set version {FEATURE_SET_VERSION}. Retrain with `make train` on this version."
         )
