@@ -31,10 +31,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_a_new_folder_is_written_whole_with_its_marker(tmp_path):
-    with claim_output(tmp_path / "out", "rules") as output:
-        with output.staging() as tmp:
-            (tmp / "a.txt").write_text("1")
-            assert not (tmp_path / "out").exists()  # nothing visible before the end
+    with claim_output(tmp_path / "out", "rules") as output, output.staging() as tmp:
+        (tmp / "a.txt").write_text("1")
+        assert not (tmp_path / "out").exists()  # nothing visible before the end
     assert (tmp_path / "out" / "a.txt").read_text() == "1"
     assert written_by(tmp_path / "out") == "rules"
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".partial")] == []
@@ -99,9 +98,10 @@ def test_the_dataset_and_what_holds_it_are_protected(tmp_path):
 
 
 def test_a_second_run_into_a_held_folder_stops_at_once(tmp_path):
-    with claim_output(tmp_path / "out", "score"):
-        with pytest.raises(OutputError, match="being written by another fraudml run"):
-            claim_output(tmp_path / "out", "score")
+    held = claim_output(tmp_path / "out", "score")
+    with pytest.raises(OutputError, match="being written by another fraudml run"):
+        claim_output(tmp_path / "out", "score")
+    held.release()
     claim_output(tmp_path / "out", "score").release()  # free again once released
 
 
@@ -140,7 +140,9 @@ def test_make_score_into_a_folder_holding_the_registry_keeps_it(make_dataset, tm
     out = tmp_path / "outputs"
     (out / "mlflow").mkdir(parents=True)
     (out / "mlflow" / "mlflow.db").write_text("registry")
-    code = main(["score", f"data.path={make_dataset()}", f"out={out}", f"models.store={out}/mlflow"])
+    code = main(
+        ["score", f"data.path={make_dataset()}", f"out={out}", f"models.store={out}/mlflow"]
+    )
     assert code == 2
     err = capsys.readouterr().err
     assert "output refused:" in err and "input does not meet the data contract" not in err
