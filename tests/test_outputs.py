@@ -94,7 +94,12 @@ def test_the_dataset_and_what_holds_it_are_protected(tmp_path):
         (data / "scores", "is inside"),
     ):
         with pytest.raises(OutputError, match=message):
-            check_output(out, "score", [data])
+            check_output(out, "score", immutable=[data])
+    store = tmp_path / "mlflow"
+    with pytest.raises(OutputError, match="holds"):
+        check_output(tmp_path, "score", protect=[store])
+    # an output inside the tracking store's folder replaces nothing of the store
+    assert check_output(store / "run", "train", protect=[store]) == (store / "run").resolve()
 
 
 def test_a_second_run_into_a_held_folder_stops_at_once(tmp_path):

@@ -77,12 +77,13 @@ def tracking_dir(store: str | Path) -> Path | None:
 def claim(cfg: DictConfig, command: str, out: str | Path | None, extra: Iterable[Path] = ()):
     """Check and lock the command's output folder before any work starts: never the
     dataset, never the tracking store, never a folder fraudml did not write."""
-    protect = [Path(cfg.data.path)] if "data" in cfg else []
+    protect = []
     for key in ("models", "train"):
         store = cfg.get(key, {}).get("store") if key in cfg else None
         if store and (folder := tracking_dir(store)) is not None:
             protect.append(folder)
-    return claim_output(out, command, [*protect, *extra])
+    immutable = [Path(cfg.data.path), *extra] if "data" in cfg else list(extra)
+    return claim_output(out, command, protect, immutable)
 
 
 def open_dataset(cfg: DictConfig, out: OutputClaim | None = None) -> Dataset:

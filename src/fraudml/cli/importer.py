@@ -27,7 +27,7 @@ def run(cfg: DictConfig) -> int:
         raise SettingError("no source folder: fraudml import medicare SRC OUT (or src=dir)")
 
     started = time.perf_counter()
-    with claim_output(cfg.out, "import", [Path(cfg.src)]) as output:
+    with claim_output(cfg.out, "import", immutable=[Path(cfg.src)]) as output:
         return _import(cfg, output, started)
 
 

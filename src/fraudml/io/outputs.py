@@ -4,7 +4,8 @@ replacing what fraudml did not write.
 A command that writes a folder claims it first (:func:`claim_output`): the folder must
 be new, empty, or a previous output of the same command (it carries a marker file,
 :data:`MARKER`); it may not be the filesystem root, the working directory or one of its
-ancestors, nor hold or sit inside a protected path (the dataset, the tracking store).
+ancestors, nor hold a protected path (the tracking store), nor hold or sit inside the
+dataset.
 The claim holds an advisory lock beside the folder for the whole run, so a second run
 into the same folder stops at once with a message instead of dying on the first one's
 staging directory. Writing happens in a hidden staging sibling that is renamed into
@@ -53,7 +54,10 @@ def written_by(folder: Path) -> str | None:
 
 
 def check_output(
-    target: str | os.PathLike[str] | None, command: str, protect: Iterable[Path] = ()
+    target: str | os.PathLike[str] | None,
+    command: str,
+    protect: Iterable[Path] = (),
+    immutable: Iterable[Path] = (),
 ) -> Path:
     """The resolved output folder, or :class:`OutputError` saying why it is refused.
 
@@ -64,8 +68,10 @@ def check_output(
     command : str
         The command's name; a non-empty folder must carry this command's marker.
     protect : paths
-        Folders the output may neither be, hold, nor sit inside (the dataset, the
-        tracking store).
+        Folders the output may neither be nor hold (the tracking store).
+    immutable : paths
+        Folders the output may neither be, hold, nor sit inside (the dataset: raw data
+        is never written into).
     """
     if target is None or not str(target).strip():
         raise OutputError(f"no output folder given (set OUT=dir or out=dir for {command})")
@@ -82,13 +88,14 @@ def check_output(
     home = Path.home().resolve()
     if path == home:
         raise OutputError(f"out={given!r} is the home directory; name a new folder")
-    for guarded in protect:
-        guarded = Path(guarded).expanduser().resolve()
+    immutable = [Path(p).expanduser().resolve() for p in immutable]
+    for guarded in [Path(p).expanduser().resolve() for p in protect] + immutable:
         if _inside(guarded, path):
             raise OutputError(
                 f"out={given!r} ({path}) holds {guarded}, which fraudml must not replace; "
                 "name a new folder"
             )
+    for guarded in immutable:
         if _inside(path, guarded):
             raise OutputError(
                 f"out={given!r} ({path}) is inside {guarded}, which fraudml never writes "
@@ -120,6 +127,7 @@ class OutputClaim:
     path: Path
     command: str
     protect: tuple[Path, ...] = ()
+    immutable: tuple[Path, ...] = ()
     _lock: int | None = field(default=None, repr=False)
 
     @contextmanager
@@ -130,7 +138,7 @@ class OutputClaim:
         ``.<name>.*.partial`` that the next claim of the same folder removes.
         """
         target = self.path
-        check_output(target, self.command, self.protect)  # still ours to replace?
+        check_output(target, self.command, self.protect, self.immutable)  # still ours?
         staging = Path(
             tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
         )
@@ -172,7 +180,10 @@ class OutputClaim:
 
 
 def claim_output(
-    target: str | os.PathLike[str] | None, command: str, protect: Iterable[Path] = ()
+    target: str | os.PathLike[str] | None,
+    command: str,
+    protect: Iterable[Path] = (),
+    immutable: Iterable[Path] = (),
 ) -> OutputClaim:
     """Check ``target`` (:func:`check_output`) and lock it for this run.
 
@@ -180,8 +191,8 @@ def claim_output(
     the process ends, even by ``kill -9``). Leftovers of an interrupted run of the same
     folder are removed once the lock is held.
     """
-    protect = tuple(Path(p) for p in protect)
-    path = check_output(target, command, protect)
+    protect, immutable = tuple(map(Path, protect)), tuple(map(Path, immutable))
+    path = check_output(target, command, protect, immutable)
     path.parent.mkdir(parents=True, exist_ok=True)
     lock_file = path.parent / f".{path.name}.lock"
     fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o666 & ~_umask())
@@ -200,13 +211,16 @@ def claim_output(
         shutil.rmtree(old, ignore_errors=True)
     elif old.exists():  # killed between the two renames: the previous output comes back
         os.replace(old, path)
-    return OutputClaim(path=path, command=command, protect=protect, _lock=fd)
+    return OutputClaim(path, command, protect, immutable, _lock=fd)
 
 
 def as_claim(
-    out: str | os.PathLike[str] | OutputClaim, command: str, protect: Iterable[Path] = ()
+    out: str | os.PathLike[str] | OutputClaim,
+    command: str,
+    protect: Iterable[Path] = (),
+    immutable: Iterable[Path] = (),
 ) -> tuple[OutputClaim, bool]:
     """``out`` as a claim, and whether the caller made it (and so must release it)."""
     if isinstance(out, OutputClaim):
         return out, False
-    return claim_output(out, command, protect), True
+    return claim_output(out, command, protect, immutable), True
