@@ -9,24 +9,31 @@ import re
 import shutil
 import tempfile
 import time
+from collections.abc import Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from datetime import date
+from functools import partial
 from pathlib import Path
 
+import duckdb
 import ibis
 import ibis.expr.types as ir
 
-from fraudml.contract import EXPECTED_FORM, TABLES, Table
+from fraudml.contract import EXPECTED_FORM, TABLES, Column, Table
 from fraudml.io import checks
 from fraudml.io.atomic import write_json
 from fraudml.io.errors import ContractError
 from fraudml.io.outputs import OutputClaim, as_claim
 from fraudml.io.reconcile import Reconciliation, TableCount
 from fraudml.io.sources import (
+    INTERNAL_PREFIX,
+    NULL_TYPE,
     SOURCE_FILE,
     SOURCE_ROW,
     StagedTable,
     TableSource,
+    broken_part,
     discover,
     run_sql,
     stage,
@@ -51,6 +58,18 @@ SKIPPED_WITHOUT: dict[str, str] = {
     "claim_codes": "diagnosis and procedure mix features are dropped",
     "labels": "supervised training and evaluation are skipped",
     "chronic_registrations": "chronic-disease registration checks are skipped",
+}
+
+#: The columns the quarantine file adds to each row, with what they hold. An input column of
+#: the same name (compared without regard to case, as DuckDB does) is written to the
+#: quarantine file as ``input_<name>``, with a warning, so it can never take their place.
+QUARANTINE_ANNOTATIONS: dict[str, str] = {
+    checks.REASON: "the fault",
+    checks.REASON_CODE: "the fault's code",
+    checks.ALL_REASONS: "every fault",
+    "source_file": "the file the row came from",
+    "source_row": "the row's number in that file",
+    "raw_line": "the text of a malformed line",
 }
 
 
@@ -109,31 +128,60 @@ def fingerprint(sources: list[TableSource]) -> str:
     return digest.hexdigest()
 
 
-def _structural_checks(staged: StagedTable, spec: Table, warnings: list[str]) -> list[str]:
-    """Stop on a missing required column or a numeric identifier; list absent nullable ones."""
-    absent: list[str] = []
+def _check_columns(where: str, columns: Mapping[str, str], spec: Table) -> None:
+    """Stop on a missing required column or a column stored in a form the contract excludes.
+
+    Called on every file, and on every Parquet part before the parts are merged, so that
+    the message names the part at fault. ``where`` is that file as a message names it.
+    """
     for column in spec.columns:
-        dtype = staged.columns.get(column.name)
-        where = f"{staged.source.display}: column '{column.name}'"
+        dtype = columns.get(column.name)
+        at = f"{where}: column '{column.name}'"
         if dtype is None:
             if not column.nullable:
                 raise ContractError(
-                    f"{where} is missing (expected {EXPECTED_FORM[column.type]}"
+                    f"{at} is missing (expected {EXPECTED_FORM[column.type]}"
                     f"{'; ' + column.expected if column.codes else ''}, no empty values)"
                 )
-            absent.append(column.name)
-            warnings.append(f"{where} is absent: read as empty")
             continue
-        if column.type == "str" and dtype != "VARCHAR":
-            raise ContractError(
-                f"{where} is stored as {dtype} (expected text: identifiers and codes are "
-                "strings, never numbers, because leading zeros matter)"
-            )
-        if any(t in dtype for t in ("STRUCT", "[]", "MAP", "UNION")):
-            raise ContractError(
-                f"{where} is stored as {dtype} (expected {EXPECTED_FORM[column.type]})"
-            )
+        if dtype == NULL_TYPE:
+            continue  # pyarrow's type for a column without a single value: read as empty
+        refused = _refused_form(column, dtype)
+        if refused is not None:
+            raise ContractError(f"{at} is stored as {dtype} (expected {refused})")
+
+
+def _refused_form(column: Column, dtype: str) -> str | None:
+    """What ``column`` should be instead, when its stored type ``dtype`` is refused."""
+    if column.type == "str" and dtype != "VARCHAR":
+        return (
+            "text: identifiers and codes are strings, never numbers, because leading zeros matter"
+        )
+    if any(t in dtype for t in ("STRUCT", "[]", "MAP", "UNION")):
+        return EXPECTED_FORM[column.type]
+    if column.type in {"date", "timestamp"} and "WITH TIME ZONE" in dtype:
+        # DuckDB would give the instant in UTC (or the session's zone): a visit at 09:30 in
+        # Beijing would become 01:30, and cross midnight for early and late ones.
+        return (
+            f"local time without zone: {EXPECTED_FORM[column.type]}; a zoned time would be "
+            "shifted to UTC"
+        )
+    if column.type in {"money", "int", "float"} and dtype == "BOOLEAN":
+        return f"a number: {EXPECTED_FORM[column.type]}"  # true/false would read as 1/0
+    return None
+
+
+def _absent_columns(staged: StagedTable, spec: Table, warnings: list[str]) -> list[str]:
+    """The nullable contract columns the table does not have, each with a warning."""
+    absent = [c.name for c in spec.columns if c.name not in staged.columns]
+    for name in absent:
+        warnings.append(f"{staged.source.display}: column '{name}' is absent: read as empty")
     return absent
+
+
+def _today() -> date:
+    """Today, for the plausible-date window (a function, so that tests can fix it)."""
+    return date.today()
 
 
 def load_dataset(
@@ -157,6 +205,10 @@ def load_dataset(
         sibling and renamed into place when validation is complete. It must be new,
         empty, or an earlier validation output (see :mod:`fraudml.io.outputs`). Without
         it nothing is written and the quarantine stays in the reconciliation counts only.
+        A quarantine file holds the row as read plus ``reason``, ``reason_code``,
+        ``all_reasons``, ``source_file``, ``source_row`` (and ``raw_line`` for CSV); an
+        input column of one of these names is written there as ``input_<name>``, with a
+        warning, and keeps its own name in the accepted table.
     encoding : str
         Encoding of CSV tables (``utf-8``; ``gb18030`` or ``gbk`` for Chinese legacy files).
     database : path, optional
@@ -167,7 +219,10 @@ def load_dataset(
     Returns
     -------
     Dataset
-        Accepted tables as Ibis tables, the reconciliation and the warnings.
+        Accepted tables as Ibis tables, the reconciliation and the warnings. An optional
+        table without a single row is treated as absent (listed in ``skipped``, warned
+        about); a table whose every row is quarantined, and implausible dates, are warned
+        about too.
 
     Raises
     ------
@@ -200,7 +255,7 @@ def load_dataset(
             if spec.expected:
                 warnings.append(f"no {spec.name} table: {SKIPPED_WITHOUT[spec.name]}")
 
-    claim, owned = as_claim(out, "validate", [root]) if out is not None else (None, False)
+    claim, owned = (None, False) if out is None else as_claim(out, "validate", immutable=[root])
     tmp_dir = Path(tempfile.mkdtemp(prefix="fraudml-"))
     config: dict[str, object] = {"temp_directory": str(tmp_dir / "spill")}
     if engine.memory_limit:
@@ -220,7 +275,7 @@ def load_dataset(
             con = ibis.duckdb.connect(database=str(database) if database else ":memory:", **config)
             try:
                 reconciliation, tables = _validate_all(
-                    con, sources, encoding, tmp_dir, staging, warnings
+                    con, sources, encoding, tmp_dir, staging, warnings, skipped
                 )
             except BaseException:
                 con.disconnect()
@@ -308,7 +363,13 @@ def _validate_all(
     tmp_dir: Path,
     out: Path | None,
     warnings: list[str],
+    skipped: dict[str, str],
 ) -> tuple[Reconciliation, dict[str, ir.Table]]:
+    """Validate every table found, in contract order; return the counts and accepted tables.
+
+    An optional table without a single row is treated as absent (added to ``skipped``, with
+    a warning): kept, it would send every row referring to it into quarantine.
+    """
     raw_con = con.con  # the DuckDB connection, for reading files: I/O stays at this edge
     reconciliation = Reconciliation()
     accepted: dict[str, ir.Table] = {}
@@ -319,66 +380,36 @@ def _validate_all(
         if source is None:
             continue
         started = time.perf_counter()
-        staged = stage(raw_con, source, encoding=encoding, work_dir=tmp_dir / "transcoded")
-        absent = _structural_checks(staged, spec, warnings)
-        for fk in spec.foreign_keys:
-            if fk.ref_table not in sources:
-                warnings.append(
-                    f"{spec.name}.{fk.column} not checked: no {fk.ref_table} table in the dataset"
-                )
-        n_read = int(con.table(staged.relation).count().execute())
-        raw = con.table(staged.relation)
-        if absent:
-            raw = raw.mutate(**{name: ibis.null("string") for name in absent})
-        expr, faults = checks.checked(raw, spec, accepted, quarantined_keys)
-        work = con.create_table(f"_checked_{spec.name}", expr, overwrite=True)
-        work = checks.with_duplicates(work, spec, faults)
-        work = checks.with_followers(work, spec, faults, quarantined_keys)
-        faulty = checks.any_fault(work, faults)
-
-        keep = [c for c in work.columns if not c.startswith("_")]
-        accepted[spec.name] = con.create_table(
-            spec.name, work.filter(~faulty).select(keep), overwrite=True
-        )
-
-        q_name = f"_quarantine_{spec.name}"
-        con.create_table(q_name, _quarantine_rows(raw, work, faults, spec, staged), overwrite=True)
-        malformed = _add_malformed_lines(raw_con, q_name, staged)
-        quarantine = con.table(q_name)
-        if spec.key and len(spec.key) == 1:
-            quarantined_keys[spec.name] = quarantine.select(spec.key[0]).distinct()
-
-        n_read += malformed
-        n_accepted = int(accepted[spec.name].count().execute())
-        reason_counts = quarantine.group_by(checks.REASON).agg(n=quarantine.count()).to_pyarrow()
-        reasons = {
-            r: int(n)
-            for r, n in zip(
-                reason_counts[checks.REASON].to_pylist(),
-                reason_counts["n"].to_pylist(),
-                strict=True,
-            )
-        }
-        count = TableCount(
-            table=spec.name,
-            source=source.display,
-            read=n_read,
-            accepted=n_accepted,
-            quarantined=sum(reasons.values()),
-            reasons=reasons,
-        )
-        reconciliation.add(count)  # raises if accepted + quarantined != read
-        if out is not None:
-            # ``out`` is the staging folder: the whole output appears at once at the end
-            target = out / "quarantine" / f"{spec.name}.parquet"
-            target.parent.mkdir(exist_ok=True)
-            run_sql(
+        try:
+            staged = stage(
                 raw_con,
-                f"COPY (SELECT * FROM {q_name} ORDER BY source_file, source_row) "
-                f"TO '{str(target).replace(chr(39), chr(39) * 2)}' (FORMAT parquet)",
+                source,
+                encoding=encoding,
+                work_dir=tmp_dir / "transcoded",
+                check=partial(_check_columns, spec=spec),
             )
-        run_sql(raw_con, f"DROP TABLE _checked_{spec.name}")
-        scratch.append(staged.relation)
+            scratch.append(staged.relation)
+            if not spec.required and _is_empty(con, staged):
+                warnings.append(
+                    f"{source.display} holds no rows: {spec.name} is treated as absent, so "
+                    f"{SKIPPED_WITHOUT[spec.name]}"
+                )
+                skipped[spec.name] = SKIPPED_WITHOUT[spec.name]
+                continue
+            count = _validate_table(
+                con, staged, spec, accepted, quarantined_keys, reconciliation, out, warnings
+            )
+        except duckdb.Error as exc:
+            # Only a file's schema is read up front: a damaged data page shows when its
+            # values are, in the middle of validation. Find the part and name it.
+            broken = broken_part(raw_con, source) if source.format == "parquet" else None
+            if broken is None:
+                raise
+            path, detail = broken
+            raise ContractError(
+                f"{path}: unreadable as Parquet: a data page is damaged ({detail}) "
+                "(expected a complete Parquet file; write it again from the source)"
+            ) from exc
         log.info(
             "%-22s read %12s  accepted %12s  quarantined %10s  (%.1f s)",
             spec.name,
@@ -394,32 +425,161 @@ def _validate_all(
     return reconciliation, accepted
 
 
+def _is_empty(con: ibis.BaseBackend, staged: StagedTable) -> bool:
+    """Whether a staged table holds no row at all, not even a malformed CSV line."""
+    if int(con.table(staged.relation).count().execute()) > 0:
+        return False
+    if staged.rejects is None:
+        return True
+    (n,) = run_sql(con.con, f"SELECT count(*) FROM {staged.rejects}")[0]
+    return int(n) == 0
+
+
+def _validate_table(
+    con: ibis.BaseBackend,
+    staged: StagedTable,
+    spec: Table,
+    accepted: dict[str, ir.Table],
+    quarantined_keys: dict[str, ir.Table],
+    reconciliation: Reconciliation,
+    out: Path | None,
+    warnings: list[str],
+) -> TableCount:
+    """Check one staged table: add its accepted rows to ``accepted``, write its quarantine
+    (when ``out`` is given) and reconcile its counts, which are returned."""
+    raw_con = con.con
+    source = staged.source
+    absent = _absent_columns(staged, spec, warnings)
+    for fk in spec.foreign_keys:
+        if fk.ref_table not in accepted:
+            warnings.append(
+                f"{spec.name}.{fk.column} not checked: no {fk.ref_table} table in the dataset"
+            )
+    n_read = int(con.table(staged.relation).count().execute())
+    raw = con.table(staged.relation)
+    if absent:
+        raw = raw.mutate(**{name: ibis.null("string") for name in absent})
+    expr, faults = checks.checked(raw, spec, accepted, quarantined_keys)
+    work = con.create_table(f"_checked_{spec.name}", expr, overwrite=True)
+    work = checks.with_duplicates(work, spec, faults)
+    work = checks.with_followers(work, spec, faults, quarantined_keys)
+    faulty = checks.any_fault(work, faults)
+
+    keep = [c for c in work.columns if not checks.is_internal(c)]
+    accepted[spec.name] = con.create_table(
+        spec.name, work.filter(~faulty).select(keep), overwrite=True
+    )
+
+    q_name = f"_quarantine_{spec.name}"
+    renamed = _quarantine_names(raw, spec, staged, warnings)
+    con.create_table(
+        q_name, _quarantine_rows(raw, work, faults, spec, staged, renamed), overwrite=True
+    )
+    malformed = _add_malformed_lines(raw_con, q_name, staged)
+    quarantine = con.table(q_name)
+    if spec.key and len(spec.key) == 1:
+        quarantined_keys[spec.name] = quarantine.select(spec.key[0]).distinct()
+
+    n_read += malformed
+    n_accepted = int(accepted[spec.name].count().execute())
+    reason_counts = quarantine.group_by(checks.REASON).agg(n=quarantine.count()).to_pyarrow()
+    reasons = {
+        r: int(n)
+        for r, n in zip(
+            reason_counts[checks.REASON].to_pylist(),
+            reason_counts["n"].to_pylist(),
+            strict=True,
+        )
+    }
+    count = TableCount(
+        table=spec.name,
+        source=source.display,
+        read=n_read,
+        accepted=n_accepted,
+        quarantined=sum(reasons.values()),
+        reasons=reasons,
+    )
+    reconciliation.add(count)  # raises if accepted + quarantined != read
+    if count.read and not count.accepted:
+        # exit 0 with nothing accepted would otherwise pass unnoticed until training
+        top, n_top = min(reasons.items(), key=lambda kv: (-kv[1], kv[0]))
+        warnings.append(
+            f"{spec.name}: every row ({count.read:,}) is quarantined; the most common reason "
+            f"is '{top}' ({checks.n_rows(n_top)})"
+        )
+    warnings.extend(checks.implausible_dates(accepted[spec.name], spec, _today()))
+    if out is not None:
+        # ``out`` is the staging folder: the whole output appears at once at the end
+        target = out / "quarantine" / f"{spec.name}.parquet"
+        target.parent.mkdir(exist_ok=True)
+        run_sql(
+            raw_con,
+            f"COPY (SELECT * FROM {q_name} ORDER BY source_file, source_row) "
+            f"TO '{str(target).replace(chr(39), chr(39) * 2)}' (FORMAT parquet)",
+        )
+    run_sql(raw_con, f"DROP TABLE _checked_{spec.name}")
+    return count
+
+
+def _extras(raw: ir.Table, spec: Table) -> list[str]:
+    """Input columns the contract does not list: carried along as read."""
+    contract = set(spec.column_names)
+    return [c for c in raw.columns if c not in contract and not checks.is_internal(c)]
+
+
+def _quarantine_names(
+    raw: ir.Table, spec: Table, staged: StagedTable, warnings: list[str]
+) -> dict[str, str]:
+    """The quarantine file's name for each extra input column.
+
+    An extra named like one of :data:`QUARANTINE_ANNOTATIONS` becomes ``input_<name>``
+    (``input_input_<name>`` if that is taken too), with a warning; the others keep their
+    name. Accepted tables keep every input name: only the quarantine file adds columns.
+    """
+    extras = _extras(raw, spec)
+    taken = {c.lower() for c in raw.columns} | set(QUARANTINE_ANNOTATIONS)
+    names: dict[str, str] = {}
+    for extra in extras:
+        name = extra
+        if extra.lower() in QUARANTINE_ANNOTATIONS:
+            while name.lower() in taken:
+                name = f"input_{name}"
+            taken.add(name.lower())
+            warnings.append(
+                f"{staged.source.display}: input column '{extra}' is written to the quarantine "
+                f"file as '{name}' (the quarantine's own '{extra.lower()}' holds "
+                f"{QUARANTINE_ANNOTATIONS[extra.lower()]})"
+            )
+        names[extra] = name
+    return names
+
+
 def _quarantine_rows(
-    raw: ir.Table, work: ir.Table, faults: list[checks.Fault], spec: Table, staged: StagedTable
+    raw: ir.Table,
+    work: ir.Table,
+    faults: list[checks.Fault],
+    spec: Table,
+    staged: StagedTable,
+    renamed: Mapping[str, str],
 ) -> ir.Table:
     """Faulty rows as they were read, with the reasons and where they came from.
 
     Only the few faulty rows are joined back to the staged input for their raw values, so
-    the typed table never has to carry a second copy of every column.
+    the typed table never has to carry a second copy of every column. The reasons travel
+    under internal names until the final select, so an input column cannot shadow them.
     """
     bad = work.filter(checks.any_fault(work, faults))
-    bad = bad.select(SOURCE_FILE, SOURCE_ROW, **checks.fault_summary(bad, faults))
+    summary = checks.fault_summary(bad, faults)
+    bad = bad.select(
+        SOURCE_FILE, SOURCE_ROW, **{INTERNAL_PREFIX + k: v for k, v in summary.items()}
+    )
     rows = raw.mutate(**{SOURCE_ROW: raw[SOURCE_ROW].cast("int64")}).inner_join(
         bad, [SOURCE_FILE, SOURCE_ROW]
     )
-    contract = set(spec.column_names)
-    extras = [c for c in raw.columns if c not in contract and not c.startswith("_")]
     columns: dict[str, ir.Value] = {c.name: rows[c.name] for c in spec.columns}
-    columns.update({c: rows[c] for c in extras})
-    columns.update(
-        {
-            checks.REASON: rows[checks.REASON],
-            checks.REASON_CODE: rows[checks.REASON_CODE],
-            checks.ALL_REASONS: rows[checks.ALL_REASONS],
-            "source_file": rows[SOURCE_FILE],
-            "source_row": rows[SOURCE_ROW],
-        }
-    )
+    columns.update({renamed[c]: rows[c] for c in _extras(raw, spec)})
+    columns.update({k: rows[INTERNAL_PREFIX + k] for k in summary})
+    columns.update({"source_file": rows[SOURCE_FILE], "source_row": rows[SOURCE_ROW]})
     if staged.rejects is not None:
         columns["raw_line"] = ibis.null("string")
     return rows.select(**columns)
