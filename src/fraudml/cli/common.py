@@ -61,17 +61,11 @@ def load_rule_base(files: list[str] | str | None) -> list[Rule]:
 
 def tracking_dir(store: str | Path) -> Path | None:
     """The local tracking store's folder (``None`` when ``MLFLOW_TRACKING_URI`` points
-    elsewhere than a local SQLite file)."""
+    at a server or a database elsewhere)."""
+    from fraudml.tracking.mlflow_store import local_folder
+
     uri = os.environ.get("MLFLOW_TRACKING_URI")
-    if not uri:
-        return Path(store)
-    if uri.startswith("sqlite:///"):
-        return Path(uri.removeprefix("sqlite:///")).parent
-    if uri.startswith("file:"):
-        return Path(uri.removeprefix("file:").removeprefix("//"))
-    if "://" not in uri:
-        return Path(uri)
-    return None
+    return Path(store) if not uri else local_folder(uri)
 
 
 def claim(cfg: DictConfig, command: str, out: str | Path | None, extra: Iterable[Path] = ()):

@@ -16,7 +16,7 @@ from fraudml.features import FEATURE_SET_VERSION
 from fraudml.features.build import dropped_summary
 from fraudml.io.atomic import write_json
 from fraudml.models.frames import ENTITIES
-from fraudml.report.render import pseudonymise, render_html, write_xlsx
+from fraudml.report.render import pseudonymise, render_html, write_leads_csv, write_xlsx
 from fraudml.score.pipeline import score_period
 from fraudml.settings import capacities
 from fraudml.tracking import mlflow_store as store
@@ -24,15 +24,17 @@ from fraudml.tracking import mlflow_store as store
 log = logging.getLogger("fraudml")
 
 
-def champions(ns: str) -> tuple[dict, dict[str, str]]:
-    """The champion model of every entity type registered under ``ns``."""
-    models, versions = {}, {}
+def champions(ns: str) -> tuple[dict, dict[str, str], dict[str, str]]:
+    """The champion model of every entity type registered under ``ns``, its
+    ``name@version``, and why the entity types without one are not scored."""
+    models, versions, missing = {}, {}, {}
     for entity in ENTITIES:
         name = store.model_name(ns, entity)
         try:
             models[entity], version = store.load_champion(name)
         except MlflowException:
             log.warning("no champion for %s: %s is not scored", name, entity)
+            missing[entity] = f"no champion model {name}"
             continue
         versions[entity] = f"{name}@{version}"
     if not models:
@@ -40,7 +42,7 @@ def champions(ns: str) -> tuple[dict, dict[str, str]]:
             f"no champion models under the namespace {ns!r}: run `make train DATA=…` first, "
             "or set models.namespace to the namespace training used"
         )
-    return models, versions
+    return models, versions, missing
 
 
 def run(cfg: DictConfig) -> int:
@@ -66,7 +68,7 @@ def _score(cfg, output, window, lang, salt, rules, capacity, started) -> int:
     timings = {}
     with open_dataset(cfg) as ds:
         ns = store.namespace(ds.path, cfg.models.namespace)
-        models, versions = champions(ns)
+        models, versions, missing = champions(ns)
         timings["load"] = time.perf_counter() - started
         result = score_period(
             ds,
@@ -81,7 +83,7 @@ def _score(cfg, output, window, lang, salt, rules, capacity, started) -> int:
         timings["explain"] = result.explain_seconds
         for line in dropped_summary(result.dropped):
             log.warning("%s", line)
-        fingerprint, currency = ds.fingerprint, ds.currency
+        fingerprint, currency, warnings = ds.fingerprint, ds.currency, list(ds.warnings)
         reconciliation = {c.table: c.accepted for c in ds.reconciliation.tables}
     scores, leads, evidence = result.scores, result.leads, result.evidence
     if cfg.report.pseudonymise:
@@ -90,7 +92,7 @@ def _score(cfg, output, window, lang, salt, rules, capacity, started) -> int:
     with output.staging() as tmp:
         scores.to_parquet(tmp / "scores.parquet", index=False)
         leads.to_parquet(tmp / "leads.parquet", index=False)
-        leads.to_csv(tmp / "leads.csv", index=False, encoding="utf-8-sig")
+        write_leads_csv(leads, tmp / "leads.csv")
         evidence.to_parquet(tmp / "evidence.parquet", index=False)
         html = render_html(
             leads,
@@ -112,7 +114,14 @@ def _score(cfg, output, window, lang, salt, rules, capacity, started) -> int:
                 "currency": currency,
                 "window": {"start": cfg.period.start, "end": cfg.period.end},
                 "feature_set_version": FEATURE_SET_VERSION,
-                "models": versions,
+                # only the models that scored; the others' reasons in not_scored
+                "models": result.models,
+                "not_scored": {
+                    e: why
+                    for e in ENTITIES
+                    if (why := missing.get(e) or result.not_scored.get(e)) is not None
+                },
+                "warnings": warnings,
                 "explained": result.explained,
                 "dropped_features": result.dropped,
                 "rows": {

@@ -7,6 +7,9 @@ import logging
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import mlflow
@@ -23,11 +26,15 @@ from fraudml.features.build import dropped_summary
 from fraudml.io.atomic import write_json
 from fraudml.io.load import Dataset
 from fraudml.models.training import (
+    TimeSplit,
     TrainingResult,
     cross_validate,
-    time_split,
+    plan_time_split,
+    require_claims,
+    span_text,
     train_and_evaluate,
 )
+from fraudml.rules import Rule
 from fraudml.rules.engine import fingerprint
 from fraudml.settings import capacities
 from fraudml.tracking import mlflow_store as store
@@ -145,101 +152,160 @@ def run(cfg: DictConfig) -> int:
         return _train(cfg, output)
 
 
+@dataclass(frozen=True)
+class DatasetFacts:
+    """What the run records about the dataset, kept after it is closed."""
+
+    path: Path
+    fingerprint: str
+    currency: str
+    warnings: list[str]
+
+
+def _plan(
+    cfg: DictConfig, ds: Dataset, since: datetime | None, until: datetime | None
+) -> TimeSplit | None:
+    """The checked time split, or ``None`` for cross-validation: data that validates but
+    cannot train stops here, before a run is started (:class:`TrainingError`)."""
+    require_claims(ds)
+    mode = evaluation_mode(ds, str(cfg.evaluate.mode))
+    if mode == "cv":
+        return None
+    if mode != "time":
+        raise SettingError(f"evaluate.mode={cfg.evaluate.mode!r}: expected time, cv or auto")
+    _warn_undated_labels(ds)
+    split = plan_time_split(
+        ds,
+        since,
+        until,
+        validation_days=int(cfg.evaluate.validation_days),
+        gap_days=int(cfg.evaluate.label_delay_days),
+        eval_days=cfg.evaluate.eval_days,
+    )
+    log.info("time split: %s", split.as_dict())
+    return split
+
+
+def _fit(
+    cfg: DictConfig, ds: Dataset, rules: Sequence[Rule], split: TimeSplit | None, common: dict
+) -> TrainingResult:
+    """Train and evaluate every model the data allows (cross-validation without a split)."""
+    if split is None:
+        result = cross_validate(
+            ds, rules, folds=int(cfg.evaluate.folds), seed=int(cfg.seed), **common
+        )
+    else:
+        result = train_and_evaluate(ds, rules, split, **common)
+    if not result.models:
+        raise TrainingError(
+            "no entity type has profiles to fit and evaluate, so no model was trained; the "
+            f"data's admit_time spans {span_text(require_claims(ds))}"
+        )
+    return result
+
+
+def _log_run(
+    cfg: DictConfig, result: TrainingResult, facts: DatasetFacts, ns: str, rules: Sequence[Rule]
+) -> None:
+    """Tags, evaluation metrics and artifacts of the active run."""
+    mlflow.set_tags(
+        {
+            "git_commit": git_commit(),
+            "dataset_fingerprint": facts.fingerprint,
+            "dataset": str(facts.path),
+            "currency": facts.currency,
+            "namespace": ns,
+            "feature_set_version": FEATURE_SET_VERSION,
+            "rule_base": fingerprint(rules),
+            "evaluation_mode": result.mode,
+            **{
+                f"split.{k}": str(v)
+                for k, v in (result.split.as_dict() if result.split else {}).items()
+            },
+        }
+    )
+    for row in result.metrics.itertuples():
+        for name in ("ap", "roc_auc", "precision_at_k", "recall_at_k"):
+            value = getattr(row, name)
+            if not np.isnan(value):
+                mlflow.log_metric(f"eval/{row.entity}/{row.method}/{name}", float(value))
+    with tempfile.TemporaryDirectory() as tmp:
+        _artifacts(result, cfg, Path(tmp))
+        _shap(result, Path(tmp))
+        mlflow.log_artifacts(tmp)
+
+
+def _register(
+    cfg: DictConfig, result: TrainingResult, ns: str, opened: store.Store, run_id: str
+) -> dict[str, dict]:
+    """Register every model, then move the champions together, under the store's lock
+    (another training on the same store waits rather than interleaving its champions)."""
+    metric = str(cfg.train.champion_metric)
+    promotions, values = [], {}
+    with store.store_lock(opened.folder):
+        for entity, model in result.models.items():
+            row = result.metrics[
+                (result.metrics.entity == entity) & (result.metrics.method == "risk")
+            ].iloc[0]
+            values[entity] = float(row[metric])
+            name = store.model_name(ns, entity)
+            version = store.log_entity_model(model, result.examples[entity], name, values[entity])
+            promotions.append(
+                store.decide(name, version, values[entity], force=bool(cfg.train.force_champion))
+            )
+        store.move_champions(run_id, promotions)
+    registered = {}
+    for entity, promotion in zip(result.models, promotions, strict=True):
+        registered[entity] = {
+            "model": promotion.name,
+            "version": promotion.version,
+            "champion": promotion.move,
+        }
+        log.info(
+            "registered %s version %s (%s %.4f); champion: %s",
+            promotion.name,
+            promotion.version,
+            metric,
+            values[entity],
+            promotion.why,
+        )
+    return registered
+
+
 def _train(cfg: DictConfig, output) -> int:
     started = time.perf_counter()
     rules = load_rule_base(cfg.rules.files)
     until = parse_date(cfg.period.end, "UNTIL")
     since = parse_date(cfg.period.start, "FROM")
+    common = dict(
+        anomaly=instantiate(cfg.anomaly, _convert_="all"),
+        supervised=instantiate(cfg.model, _convert_="all"),
+        capacity=capacities(cfg.evaluate.capacity),
+        min_positives=int(cfg.train.min_positives),
+    )
+    # The store is opened before any training: a fresh store is initialised under its
+    # lock (two trainings creating its tables at once collide) and runs interrupted
+    # earlier are settled, instead of either failing after minutes of training.
+    opened = store.open_store(cfg.train.store, cfg.train.experiment)
     with open_dataset(cfg) as ds:
+        facts = DatasetFacts(ds.path, ds.fingerprint, ds.currency, list(ds.warnings))
+        ns = store.namespace(ds.path, cfg.train.namespace)
         if "labels" not in ds:
             log.warning("no labels table: only the anomaly models can be trained and evaluated")
-        anomaly = instantiate(cfg.anomaly, _convert_="all")
-        supervised = instantiate(cfg.model, _convert_="all")
-        common = dict(
-            anomaly=anomaly,
-            supervised=supervised,
-            capacity=capacities(cfg.evaluate.capacity),
-            min_positives=int(cfg.train.min_positives),
-        )
-        mode = evaluation_mode(ds, str(cfg.evaluate.mode))
-        if mode == "cv":
-            result = cross_validate(
-                ds, rules, folds=int(cfg.evaluate.folds), seed=int(cfg.seed), **common
-            )
-        elif mode == "time":
-            _warn_undated_labels(ds)
-            claims = ds.table("claims")
-            first, last = claims.admit_time.min().execute(), claims.admit_time.max().execute()
-            try:
-                split = time_split(
-                    since or first.to_pydatetime(),
-                    last.to_pydatetime(),
-                    until,
-                    validation_days=int(cfg.evaluate.validation_days),
-                    gap_days=int(cfg.evaluate.label_delay_days),
-                    eval_days=cfg.evaluate.eval_days,
-                )
-            except ValueError as exc:
-                raise TrainingError(str(exc)) from None
-            log.info("time split: %s", split.as_dict())
-            result = train_and_evaluate(ds, rules, split, **common)
-        else:
-            raise SettingError(f"evaluate.mode={cfg.evaluate.mode!r}: expected time, cv or auto")
-        fingerprint_ = ds.fingerprint
-        dataset_path = ds.path
-
-    for line in dropped_summary(result.dropped):
-        log.warning("%s", line)
-    print(evaluation_table(result))
-    ns = store.namespace(dataset_path, cfg.train.namespace)
-    uri, artifacts = store.configure(cfg.train.store)
-    experiment_id = store.experiment(cfg.train.experiment, artifacts)
-    metric = str(cfg.train.champion_metric)
-    with mlflow.start_run(experiment_id=experiment_id, run_name=f"train {ns}") as active:
-        mlflow.log_params(store.flatten(OmegaConf.to_container(cfg, resolve=True)))
-        mlflow.set_tags(
-            {
-                "git_commit": git_commit(),
-                "dataset_fingerprint": fingerprint_,
-                "dataset": str(dataset_path),
-                "namespace": ns,
-                "feature_set_version": FEATURE_SET_VERSION,
-                "rule_base": fingerprint(rules),
-                "evaluation_mode": result.mode,
-                **{
-                    f"split.{k}": str(v)
-                    for k, v in (result.split.as_dict() if result.split else {}).items()
-                },
-            }
-        )
-        for row in result.metrics.itertuples():
-            for name in ("ap", "roc_auc", "precision_at_k", "recall_at_k"):
-                value = getattr(row, name)
-                if not np.isnan(value):
-                    mlflow.log_metric(f"eval/{row.entity}/{row.method}/{name}", float(value))
-        with tempfile.TemporaryDirectory() as tmp:
-            _artifacts(result, cfg, Path(tmp))
-            _shap(result, Path(tmp))
-            mlflow.log_artifacts(tmp)
-        registered = {}
-        for entity, model in result.models.items():
-            row = result.metrics[
-                (result.metrics.entity == entity) & (result.metrics.method == "risk")
-            ].iloc[0]
-            value = float(row[metric])
-            name = store.model_name(ns, entity)
-            version = store.log_entity_model(model, result.examples[entity], name, value)
-            moved, why = store.promote(name, version, value, force=bool(cfg.train.force_champion))
-            registered[entity] = {"model": name, "version": version, "champion": moved}
-            log.info(
-                "registered %s version %s (%s %.4f); champion: %s",
-                name,
-                version,
-                metric,
-                value,
-                why,
-            )
-        run_id = active.info.run_id
+        split = _plan(cfg, ds, since, until)
+        # The run spans the training: one interrupted now is found RUNNING by the next
+        # training, which knows it by its host and pid and marks it FAILED.
+        with mlflow.start_run(
+            experiment_id=opened.experiment_id, run_name=f"train {ns}", tags=store.run_identity()
+        ) as active:
+            mlflow.log_params(store.flatten(OmegaConf.to_container(cfg, resolve=True)))
+            result = _fit(cfg, ds, rules, split, common)
+            for line in dropped_summary(result.dropped):
+                log.warning("%s", line)
+            print(evaluation_table(result))
+            run_id = active.info.run_id
+            _log_run(cfg, result, facts, ns, rules)
+            registered = _register(cfg, result, ns, opened, run_id)
     if output is not None:
         with output.staging() as tmp:
             result.metrics.to_csv(tmp / "evaluation.csv", index=False)
@@ -247,13 +313,15 @@ def _train(cfg: DictConfig, output) -> int:
             write_json(
                 tmp / "train.json",
                 {
-                    "tracking_uri": uri,
+                    "tracking_uri": opened.uri,
                     "run_id": run_id,
                     "evaluation_mode": result.mode,
                     "split": result.split.as_dict() if result.split else None,
+                    "currency": facts.currency,
                     "models": registered,
                     "notes": {e: m.note for e, m in result.models.items() if m.note},
                     "dropped_features": result.dropped,
+                    "warnings": facts.warnings,
                 },
             )
     log.info(

@@ -34,6 +34,9 @@ from sklearn.base import clone
 from fraudml.models.estimators import ProfileIsolationForest, RiskClassifier
 
 RULE_LIFT = 0.5
+#: The currency of models registered before the training data's currency was recorded:
+#: every dataset was in yuan then.
+LEGACY_CURRENCY = "CNY"
 #: The rule lifts tried when a supervised model is fitted (ties go to the larger lift).
 RULE_LIFTS = (0.0, 0.25, 0.5)
 ANOMALY = "anomaly_score"
@@ -57,6 +60,9 @@ class EntityModel:
     params: dict = field(default_factory=dict)
     #: weight of the rule part in ``risk`` (see the module docstring)
     rule_lift: float = RULE_LIFT
+    #: ISO 4217 code of the training data's money: amounts, caps and peer levels are
+    #: learnt in it. A model pickled before this field existed reads the class default.
+    currency: str = LEGACY_CURRENCY
 
     @property
     def inputs(self) -> list[str]:
@@ -90,11 +96,13 @@ def fit_entity(
     min_positives: int,
     feature_set_version: str,
     rule_lift: float | None = RULE_LIFT,
+    currency: str = LEGACY_CURRENCY,
 ) -> EntityModel:
     """Fit the anomaly model on ``fit`` and, when both slices hold enough positives, the
     supervised model on ``fit`` with ``later`` (the following time slice) for early
     stopping and calibration. ``rule_lift=None`` chooses the lift on ``later`` (only
-    where its labels are complete: see the module docstring)."""
+    where its labels are complete: see the module docstring). ``currency`` is the
+    training data's (the model refuses data in another)."""
     forest = clone(anomaly).fit(_matrix(fit, anomaly_features))
     seen = forest.risk_score(_matrix(fit, anomaly_features))
     median = float(np.median(seen))
@@ -108,6 +116,7 @@ def fit_entity(
         supervised=None,
         features=[*features, ANOMALY],
         feature_set_version=feature_set_version,
+        currency=currency,
     )
     n_fit, n_later = int(y_fit.sum()), int(y_later.sum())
     if n_fit < min_positives or n_later < 1:

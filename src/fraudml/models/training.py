@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit
 
+from fraudml.errors import TrainingError
 from fraudml.evaluate.metrics import ranking_metrics, recall_at_k_by_scheme
 from fraudml.features import FEATURE_SET_VERSION, Window
 from fraudml.io.load import Dataset
@@ -98,6 +99,99 @@ def time_split(
     return TimeSplit(start, fit_end, label_end, until, eval_end)
 
 
+def admit_span(ds: Dataset) -> tuple[datetime, datetime] | None:
+    """The first and last ``admit_time`` of the accepted claims; ``None`` without claims."""
+    claims = ds.table("claims")
+    first, last = claims.admit_time.min().execute(), claims.admit_time.max().execute()
+    if first is None or pd.isna(first):
+        return None
+    return pd.Timestamp(first).to_pydatetime(), pd.Timestamp(last).to_pydatetime()
+
+
+def span_text(span: tuple[datetime, datetime]) -> str:
+    """``2024-01-01 to 2024-12-31`` (days are enough to choose FROM and UNTIL by)."""
+    return f"{span[0].date().isoformat()} to {span[1].date().isoformat()}"
+
+
+def _day(moment: datetime) -> str:
+    if moment.time() == datetime.min.time():
+        return moment.date().isoformat()
+    return moment.isoformat(" ", "minutes")
+
+
+def window_text(window: Window) -> str:
+    """``2024-01-01 … 2024-09-01``, with an open side named as such."""
+    start = _day(window.start) if window.start else "start of data"
+    end = _day(window.end) if window.end else "end of data"
+    return f"{start} … {end}"
+
+
+def claims_in(ds: Dataset, window: Window) -> int:
+    """How many accepted claims are admitted in ``window``."""
+    claims = ds.table("claims")
+    return int(claims.filter(window.holds(claims.admit_time)).count().execute())
+
+
+def require_claims(ds: Dataset) -> tuple[datetime, datetime]:
+    """The claims' admit_time span; :class:`TrainingError` when there are none (a dataset
+    of patients and providers only validates, but there is nothing to learn from)."""
+    span = admit_span(ds)
+    if span is None:
+        raise TrainingError(
+            "the dataset holds no accepted claims (no admit_time span), so there is nothing "
+            "to fit or evaluate"
+        )
+    return span
+
+
+def check_time_split(ds: Dataset, split: TimeSplit) -> None:
+    """Refuse a split one of whose parts holds no claims: the fitting window (the models'
+    rows), the validation slice (early stopping and calibration) and the evaluation
+    window. Each would otherwise fail minutes later, or train on nothing in silence."""
+    parts = {
+        "fitting window": split.fit,
+        "validation slice": split.later,
+        "evaluation window": split.evaluation,
+    }
+    for part, window in parts.items():
+        if claims_in(ds, window):
+            continue
+        listed = ", ".join(f"{name} {window_text(w)}" for name, w in parts.items())
+        raise TrainingError(
+            f"the {part} {window_text(window)} holds no claims (split: {listed}); the data's "
+            f"admit_time spans {span_text(require_claims(ds))}. Set UNTIL (period.end) where "
+            "claims lie on both sides of it, or shorten evaluate.validation_days / "
+            "evaluate.label_delay_days"
+        )
+
+
+def plan_time_split(
+    ds: Dataset,
+    since: datetime | None,
+    until: datetime | None,
+    *,
+    validation_days: int,
+    gap_days: int,
+    eval_days: int | None,
+) -> TimeSplit:
+    """The time split of ``ds`` (:func:`time_split` over its claims' span), checked by
+    :func:`check_time_split`; :class:`TrainingError` says why it cannot train."""
+    span = require_claims(ds)
+    try:
+        split = time_split(
+            since or span[0],
+            span[1],
+            until,
+            validation_days=validation_days,
+            gap_days=gap_days,
+            eval_days=eval_days,
+        )
+    except ValueError as exc:
+        raise TrainingError(f"{exc}; the data's admit_time spans {span_text(span)}") from None
+    check_time_split(ds, split)
+    return split
+
+
 #: Naive rankings evaluated beside the models: (name, how to compute from the frame).
 BASELINES = {
     "patient": {"fund_paid": "fund_paid", "claim_count": "n_claims"},
@@ -153,7 +247,9 @@ def train_and_evaluate(
     capacity: dict[str, int],
     min_positives: int,
 ) -> TrainingResult:
-    """Fit per entity type on ``split`` and evaluate on its evaluation window."""
+    """Fit per entity type on ``split`` and evaluate on its evaluation window
+    (:class:`TrainingError` when a part of the split holds no claims)."""
+    check_time_split(ds, split)
     labels = ds.table("labels").to_pandas() if "labels" in ds else None
     log.info("profiles for the fitting window %s … %s", split.start.date(), split.fit_end.date())
     fit_frames, _, dropped = frames_and_hits(ds, split.fit, rules)
@@ -191,6 +287,7 @@ def train_and_evaluate(
             anomaly_features=anomaly_features,
             min_positives=min_positives,
             feature_set_version=FEATURE_SET_VERSION,
+            currency=ds.currency,
         )
         if model.note:
             log.warning("%s: %s", entity, model.note)
@@ -323,6 +420,7 @@ def cross_validate(
             min_positives=min_positives,
             feature_set_version=FEATURE_SET_VERSION,
             rule_lift=None,  # chosen on the held-out part: its labels are complete here
+            currency=ds.currency,
         )
         oof = []
         for train_idx, test_idx in entity_folds(y, folds, seed):

@@ -2,9 +2,10 @@
 
 Names and codes come from the data and are untrusted: the HTML escapes everything it
 prints (Jinja2 autoescape; the chart is inline SVG with escaped labels, no script, no
-network), and the spreadsheet neutralises cells a spreadsheet program would read as a
-formula. Patient identifiers can be replaced by a salted hash (the salt stays outside
-the report).
+network); the spreadsheet and the leads CSV neutralise every text cell a spreadsheet
+program would read as a formula, and the spreadsheet shows control characters (which
+the XLSX format cannot hold) as visible escapes such as ``\\x07``. Patient identifiers
+can be replaced by a salted hash (the salt stays outside the report).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -20,6 +23,8 @@ from jinja2 import Environment, select_autoescape
 from fraudml.features.registry import unit_text
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: the characters an XLSX cell cannot hold (XML 1.0 forbids them; openpyxl refuses them)
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 TEXT = {
     "zh": {
@@ -128,14 +133,40 @@ def neutralise(value: object) -> object:
     return value
 
 
+def escape_control(value: object) -> object:
+    """A text with the characters an XLSX cell cannot hold shown as ``\\xNN`` (visible, so
+    an auditor sees that the id holds one, instead of the whole workbook failing)."""
+    if isinstance(value, str):
+        return CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", value)
+    return value
+
+
+def _xlsx_cell(value: object) -> object:
+    return neutralise(escape_control(value))
+
+
+def text_cells(frame: pd.DataFrame, safe: Callable[[object], object]) -> pd.DataFrame:
+    """``frame`` with ``safe`` applied to every cell of its text columns (numbers stay
+    numbers: a spreadsheet reads ``-0.5`` in a number column as a number, not a formula)."""
+    out = frame.copy()
+    for col in out.columns:
+        if out[col].dtype == object or str(out[col].dtype).startswith("str"):
+            out[col] = out[col].map(safe).astype(object)
+    return out
+
+
+def write_leads_csv(leads: pd.DataFrame, path: Path) -> None:
+    """The leads as CSV for spreadsheet programs (UTF-8 with BOM, so Excel reads the
+    Chinese text), every text cell neutralised against formulas."""
+    text_cells(leads, neutralise).to_csv(path, index=False, encoding="utf-8-sig")
+
+
 def write_xlsx(leads: pd.DataFrame, evidence: pd.DataFrame, path: Path) -> None:
+    """The leads and evidence sheets, text cells neutralised and control characters
+    escaped."""
     with pd.ExcelWriter(path, engine="openpyxl") as writer:
         for name, frame in (("leads", leads), ("evidence", evidence)):
-            safe = frame.copy()
-            for col in safe.columns:
-                if safe[col].dtype == object or str(safe[col].dtype).startswith("str"):
-                    safe[col] = safe[col].map(neutralise).astype(object)
-            safe.to_excel(writer, sheet_name=name, index=False)
+            text_cells(frame, _xlsx_cell).to_excel(writer, sheet_name=name, index=False)
 
 
 def render_html(

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from fraudml.errors import ModelError
+from fraudml.errors import ModelError, NothingToScoreError
 from fraudml.explain.contributions import explain, reasons
 from fraudml.features import FEATURE_SET_VERSION, Window
 from fraudml.features.entities import KEYS
@@ -22,7 +22,8 @@ from fraudml.io.load import Dataset
 from fraudml.models.frames import ENTITIES, frames_and_hits
 from fraudml.models.network import OWNERS as NETWORK_OWNERS
 from fraudml.models.network import with_network_features
-from fraudml.models.risk import EntityModel, score_frame
+from fraudml.models.risk import LEGACY_CURRENCY, EntityModel, score_frame
+from fraudml.models.training import admit_span, claims_in, span_text, window_text
 from fraudml.rules import HIT_COLUMNS, Rule, rule_features
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ class ScoreResult:
     scores: pd.DataFrame
     #: the leads with reasons (zh and en), rule hits and evidence claims
     leads: pd.DataFrame
-    #: rule hits of the leads (the evidence sheet)
+    #: rule hits of the leads (the evidence sheet), in :func:`ordered_hits` order
     evidence: pd.DataFrame
     #: what each entity type's explanation explains
     explained: dict[str, str] = field(default_factory=dict)
@@ -42,6 +43,25 @@ class ScoreResult:
     explain_seconds: float = 0.0
     #: features the data could not give: entity → feature → why
     dropped: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: the models that scored: entity → registered name@version
+    models: dict[str, str] = field(default_factory=dict)
+    #: entity types with a model but nothing to score in the period: entity → why
+    not_scored: dict[str, str] = field(default_factory=dict)
+
+
+#: evidence claims listed per lead (the first ones in :func:`ordered_hits` order)
+MAX_EVIDENCE_CLAIMS = 20
+#: how hits are ordered before any cap: the largest amounts first, then by claim, fee
+#: line and rule (the engine returns them in no fixed order); the other columns, in
+#: this order, settle what remains, so that identical runs keep identical hits
+HIT_ORDER: tuple[tuple[str, bool], ...] = (
+    ("amount", False),
+    ("claim_id", True),
+    ("line_no", True),
+    ("rule_id", True),
+    ("entity_type", True),
+    ("entity_id", True),
+)
 
 
 #: the evidence sheet: the lead, then each hit's rule, claim, amount and text
@@ -80,6 +100,66 @@ def check_feature_set(models: dict[str, EntityModel]) -> None:
         )
 
 
+def check_currency(models: dict[str, EntityModel], currency: str) -> None:
+    """Refuse models trained on money in another currency: their amounts, price caps
+    and peer levels are in another unit (models from before the currency was recorded
+    were trained on yuan)."""
+    other: dict[str, list[str]] = {}
+    for entity, model in models.items():
+        trained = getattr(model, "currency", LEGACY_CURRENCY)
+        if trained != currency:
+            other.setdefault(trained, []).append(entity)
+    if other:
+        listed = ", ".join(f"{c} ({', '.join(entities)})" for c, entities in other.items())
+        raise ModelError(
+            f"the models were trained on data in {listed} and this dataset's amounts are in "
+            f"{currency} (dataset.json currency): fees, payments and peer levels would be "
+            "read in the wrong unit. Train on this dataset (make train DATA=…) and score "
+            "with that namespace"
+        )
+
+
+def check_claims_in_window(ds: Dataset, window: Window) -> None:
+    """Stop when no claim is admitted in ``window``, naming the span the data covers."""
+    if claims_in(ds, window):
+        return
+    span = admit_span(ds)
+    covered = (
+        f"the data's claims are admitted from {span_text(span)}"
+        if span
+        else "the dataset holds no claims at all"
+    )
+    raise NothingToScoreError(
+        f"no claims admitted in {window_text(window)} (FROM … UNTIL); {covered}"
+    )
+
+
+def not_scored_reason(
+    entity: str, frames: dict[str, pd.DataFrame], dropped: dict[str, dict[str, str]]
+) -> str | None:
+    """Why ``entity`` has nothing to score in the period (``None`` when it has)."""
+    if entity not in frames:
+        why = sorted(set(dropped.get(entity, {}).values()))
+        return f"no {entity} profiles: {'; '.join(why) or 'the data cannot give them'}"
+    if frames[entity].empty:
+        return f"the period's claims give no {entity} profiles"
+    return None
+
+
+def ordered_hits(hits: pd.DataFrame) -> pd.DataFrame:
+    """``hits`` in :data:`HIT_ORDER` (missing values last), renumbered from 0."""
+    first = [c for c, _ in HIT_ORDER if c in hits.columns]
+    by = [*first, *(c for c in hits.columns if c not in first)]
+    ascending = [dict(HIT_ORDER).get(c, True) for c in by]
+    ordered = hits.sort_values(by, ascending=ascending, na_position="last", kind="stable")
+    return ordered.reset_index(drop=True)
+
+
+def evidence_claims(lead_hits: pd.DataFrame, cap: int = MAX_EVIDENCE_CLAIMS) -> list[str]:
+    """The distinct claims of a lead's (ordered) hits, the first ``cap`` of them."""
+    return list(dict.fromkeys(lead_hits.claim_id.dropna().astype(str)))[:cap]
+
+
 def tier(rank: int, capacity: int) -> str:
     """A: within the auditors' capacity; B: within three times it; C: the rest."""
     return "A" if rank <= capacity else ("B" if rank <= 3 * capacity else "C")
@@ -98,19 +178,33 @@ def score_period(
     """Score every entity of ``window`` with ``models``; leads are the top ``capacity`` of
     each entity type plus (with ``definite_leads``) every entity with a definite rule
     violation."""
+    check_claims_in_window(ds, window)
     check_feature_set(models)
+    check_currency(models, ds.currency)
     frames, run, dropped = frames_and_hits(ds, window, rules)
-    hits = run.hits.to_pandas()
+    hits = ordered_hits(run.hits.to_pandas())
     scored: dict[str, pd.DataFrame] = {}
+    not_scored: dict[str, str] = {}
     networked = False
     for entity in ENTITIES:
         if entity in NETWORK_OWNERS and not networked:
             frames = with_network_features(frames, scored)
             networked = True
-        if entity not in models or entity not in frames or frames[entity].empty:
+        if entity not in models:
+            continue
+        reason = not_scored_reason(entity, frames, dropped)
+        if reason is not None:
+            log.warning("%s has a champion model but is not scored: %s", entity, reason)
+            not_scored[entity] = reason
             continue
         check_inputs(entity, models[entity], frames[entity], dropped.get(entity, {}))
         scored[entity] = score_frame(models[entity], frames[entity])
+    if not scored:
+        listed = "; ".join(f"{e}: {why}" for e, why in not_scored.items()) or "no models"
+        raise NothingToScoreError(
+            "no entity type with a champion model has anything to score in "
+            f"{window_text(window)} ({listed})"
+        )
 
     table, lead_rows, evidence, explained = [], [], [], {}
     explain_seconds = 0.0
@@ -152,7 +246,7 @@ def score_period(
         by_lead = mine.groupby(key)
         for lead in chosen:
             lead_hits = by_lead.get_group(lead) if lead in by_lead.groups else mine.iloc[0:0]
-            claims = list(dict.fromkeys(lead_hits.claim_id.dropna().astype(str)))[:20]
+            claims = evidence_claims(lead_hits)
             lead_rows.append(
                 {
                     "entity_type": entity,
@@ -182,4 +276,5 @@ def score_period(
     if not leads.empty:
         leads = leads.sort_values(["entity_type", "rank"], kind="stable").reset_index(drop=True)
     ev = pd.concat(evidence, ignore_index=True) if evidence else pd.DataFrame()
-    return ScoreResult(scores, leads, ev, explained, explain_seconds, dropped)
+    used = {e: versions.get(e, "?") for e in scored}
+    return ScoreResult(scores, leads, ev, explained, explain_seconds, dropped, used, not_scored)
