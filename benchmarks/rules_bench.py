@@ -52,7 +52,7 @@ SQL = {
 def run_fraudml(root: Path, work: Path) -> dict:
     from fraudml import load_dataset
     from fraudml.features import Window
-    from fraudml.rules import CHECKS, apply_rules, load_rules
+    from fraudml.rulebase import CHECKS, apply_rules, load_rules
 
     rules = load_rules([Path(__file__).resolve().parents[1] / "conf" / "rules"], CHECKS)
     started = time.perf_counter()

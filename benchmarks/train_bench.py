@@ -10,12 +10,10 @@ from pathlib import Path
 def run_fraudml(root: Path, store: Path) -> dict:
     """``fraudml train`` as an operator runs it (validation, profiles of three windows,
     rules, five entity types, evaluation, MLflow logging and registration)."""
-    from fraudml.cli.main import main
+    import fraudml
 
     started = time.perf_counter()
-    code = main(["train", f"data.path={root}", f"train.store={store}"])
-    if code != 0:
-        raise SystemExit(f"fraudml train exited {code}")
+    fraudml.train(root, settings=fraudml.TrainSettings(store=store))
     return {"seconds": time.perf_counter() - started}
 
 
@@ -25,9 +23,9 @@ def run_plain(root: Path) -> dict:
     from lightgbm import LGBMClassifier
 
     from fraudml import load_dataset
-    from fraudml.cli.common import load_rule_base
     from fraudml.features import Window
     from fraudml.models.frames import entity_frames, labels_as_of, model_columns, target
+    from fraudml.workflows import load_rule_base
 
     started = time.perf_counter()
     with load_dataset(root) as ds:
@@ -79,23 +77,17 @@ def run_score(root: Path, store: Path, namespace: str, out: Path, scale: int = 1
     the champions of ``namespace``."""
     import json
 
-    from fraudml.cli.main import main
+    import fraudml
+    from fraudml.settings import DEFAULT_CAPACITY
 
     started = time.perf_counter()
-    capacity = [f"evaluate.capacity.{k}={v * scale}" for k, v in SCORE_CAPACITY.items()]
-    code = main(
-        [
-            "score",
-            f"data.path={root}",
-            f"models.store={store}",
-            f"models.namespace={namespace}",
-            "leads.definite=false",
-            *capacity,
-            f"out={out}",
-        ]
+    settings = fraudml.ScoreSettings(
+        capacity={**DEFAULT_CAPACITY, **{k: v * scale for k, v in SCORE_CAPACITY.items()}},
+        definite_leads=False,
+        namespace=namespace,
+        store=store,
     )
-    if code != 0:
-        raise SystemExit(f"fraudml score exited {code}")
+    fraudml.score(root, fraudml.Window(), settings=settings, out=out)
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     return {
         "seconds": time.perf_counter() - started,

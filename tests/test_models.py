@@ -15,8 +15,7 @@ from hydra.utils import instantiate
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from fraudml import load_dataset
-from fraudml.cli.common import load_rule_base
-from fraudml.cli.main import conf_dir, main
+from fraudml.cli.main import main
 from fraudml.config import register
 from fraudml.evaluate.metrics import precision_recall_at_k, ranking_metrics, recall_at_k_by_scheme
 from fraudml.features import FEATURE_SET_VERSION
@@ -24,6 +23,8 @@ from fraudml.models import ProfileIsolationForest, RiskClassifier
 from fraudml.models.frames import labels_as_of
 from fraudml.models.risk import fit_entity, score_frame
 from fraudml.models.training import time_split, train_and_evaluate
+from fraudml.paths import conf_dir
+from fraudml.workflows import load_rule_base
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -165,7 +165,7 @@ def test_out_pointing_at_the_dataset_never_deletes_it(make_dataset, capsys):
 def test_out_dot_is_refused_before_any_work(make_dataset, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     seen = []
-    monkeypatch.setattr("fraudml.cli.rules.open_dataset", lambda *a, **k: seen.append(1))
+    monkeypatch.setattr("fraudml.cli.rules.opened", lambda *a, **k: seen.append(1))
     assert main(["rules", f"data.path={make_dataset()}", "out=."]) == 2
     assert seen == []  # refused before the dataset was opened
     assert "working directory" in capsys.readouterr().err

@@ -296,7 +296,7 @@ def test_quick_reference_aggregates_on_a_hand_built_frame():
 
 
 def test_auto_mode_cross_validates_labels_without_dates(source: Path, tmp_path: Path, city_root):
-    from fraudml.cli.train import evaluation_mode
+    from fraudml.workflows import evaluation_mode
 
     out = write_dataset(medicare.convert(medicare.find_sources(source)), tmp_path / "ds")
     with load_dataset(out, memory_limit="1GB", threads=1) as ds:

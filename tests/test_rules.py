@@ -15,7 +15,7 @@ import pytest
 from fraudml import load_dataset
 from fraudml.errors import RuleBaseError
 from fraudml.features import Window
-from fraudml.rules import (
+from fraudml.rulebase import (
     CHECKS,
     RuleExpressionError,
     RuleSpecError,
@@ -24,7 +24,7 @@ from fraudml.rules import (
     rule_aggregates,
     to_national,
 )
-from fraudml.rules.docs import render as render_docs
+from fraudml.rulebase.docs import render as render_docs
 from tests.builders import catalog_item, claim, line
 
 RULES_DIR = Path(__file__).resolve().parents[1] / "conf" / "rules"
@@ -643,7 +643,7 @@ def test_repeated_rule_ids_are_refused(tmp_path):
 def test_rules_doc_is_current():
     doc = Path(__file__).resolve().parents[1] / "docs" / "rules.md"
     assert doc.read_text(encoding="utf-8") == render_docs(list(RULES.values())), (
-        "docs/rules.md is out of date: run `python -m fraudml.rules.docs`"
+        "docs/rules.md is out of date: run `python -m fraudml.rulebase.docs`"
     )
 
 

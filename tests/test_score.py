@@ -16,7 +16,7 @@ from fraudml.models import ProfileIsolationForest, RiskClassifier
 from fraudml.models.risk import fit_entity
 from fraudml.report import render
 from fraudml.report.render import neutralise, pseudonym, render_html, write_xlsx
-from fraudml.score.pipeline import check_feature_set
+from fraudml.scoring.pipeline import check_feature_set
 
 
 def _frame(seed: int) -> tuple[pd.DataFrame, pd.Series]:
@@ -158,7 +158,7 @@ def test_score_command_writes_the_contract_outputs_atomically(city_root, tmp_pat
     def fail(*args, **kwargs):
         raise RuntimeError("killed mid-way")
 
-    monkeypatch.setattr("fraudml.cli.score.write_xlsx", fail)
+    monkeypatch.setattr("fraudml.workflows.scoring.write_xlsx", fail)
     # Hydra reports the error; a failure that is no user's mistake exits 1, not 2
     assert main([*score, f"out={out}"]) == 1
     assert not out.exists()  # an interrupted run leaves no output directory
@@ -238,7 +238,7 @@ def test_report_opens_in_headless_chromium_without_console_errors(tmp_path):
 
 def test_a_model_needing_columns_the_data_lacks_is_refused_by_name():
     from fraudml.models.risk import ANOMALY, EntityModel
-    from fraudml.score.pipeline import check_inputs
+    from fraudml.scoring.pipeline import check_inputs
 
     model = EntityModel(
         entity="provider",

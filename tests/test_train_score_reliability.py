@@ -27,7 +27,6 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from fraudml import load_dataset
-from fraudml.cli.common import load_rule_base
 from fraudml.cli.main import main
 from fraudml.errors import ModelError, NothingToScoreError, TrainingError
 from fraudml.features import FEATURE_SET_VERSION, Window
@@ -36,8 +35,9 @@ from fraudml.models.frames import entity_frames, model_columns
 from fraudml.models.risk import ANOMALY, EntityModel, fit_entity
 from fraudml.models.training import check_time_split, time_split
 from fraudml.report.render import render_html, write_leads_csv, write_xlsx
-from fraudml.score.pipeline import check_currency, evidence_claims, ordered_hits, score_period
+from fraudml.scoring.pipeline import check_currency, evidence_claims, ordered_hits, score_period
 from fraudml.tracking import mlflow_store as store
+from fraudml.workflows import load_rule_base
 from tests.builders import claim
 from tests.conftest import base_tables, write_csv_dataset
 
@@ -358,7 +358,9 @@ def test_training_on_a_split_with_an_empty_part_is_refused(make_dataset, tmp_pat
     root = make_dataset(far_apart)
     store_dir = tmp_path / "mlflow"
     calls = []
-    monkeypatch.setattr("fraudml.cli.train.train_and_evaluate", lambda *a, **k: calls.append(1))
+    monkeypatch.setattr(
+        "fraudml.workflows.training.train_and_evaluate", lambda *a, **k: calls.append(1)
+    )
     assert main(["train", f"data.path={root}", f"train.store={store_dir}"]) == 2
     assert calls == []  # refused before training
 
@@ -456,7 +458,7 @@ def test_training_opens_the_store_and_tags_its_run_before_it_trains(
         seen["tags"] = dict(mlflow.active_run().data.tags)
         raise TrainingError("stopped by the test")
 
-    monkeypatch.setattr("fraudml.cli.train.train_and_evaluate", train_and_evaluate)
+    monkeypatch.setattr("fraudml.workflows.training.train_and_evaluate", train_and_evaluate)
     args = [
         "train",
         f"data.path={_spread_dataset(make_dataset)}",

@@ -1,7 +1,81 @@
-"""fraudml: find fraud, waste and abuse in medical-insurance claims."""
+"""fraudml: find fraud, waste and abuse in medical-insurance claims.
 
-from fraudml.io import ContractError, Dataset, load_dataset
+The workflows, as the commands run them::
+
+    import fraudml
+
+    with fraudml.validate("data/synthetic/small") as ds:
+        profiles = fraudml.profiles(ds, fraudml.Window(until))
+    run = fraudml.train("data/synthetic/small", until=datetime(2024, 9, 1))
+    leads = fraudml.score("data/synthetic/small", fraudml.Window(start, end)).leads
+"""
+
+from fraudml.errors import (
+    ContractError,
+    FraudmlError,
+    ModelError,
+    NothingToScoreError,
+    OutputError,
+    RuleBaseError,
+    SettingError,
+    TrainingError,
+)
+from fraudml.features import Window
+from fraudml.io import Dataset, load_dataset
+from fraudml.settings import EngineSettings, ScoreSettings, TrainSettings
+
+#: The workflows and their results, imported on first use: ``import fraudml`` stays light
+#: for a command that only validates (training and scoring pull in MLflow and LightGBM).
+_WORKFLOWS = frozenset(
+    {
+        "ProfilesResult",
+        "RulesResult",
+        "ScoreRun",
+        "TrainRun",
+        "load_rule_base",
+        "profiles",
+        "rules",
+        "score",
+        "train",
+        "validate",
+    }
+)
+
+
+def __getattr__(name: str) -> object:
+    if name in _WORKFLOWS:
+        import fraudml.workflows as workflows
+
+        return getattr(workflows, name)
+    raise AttributeError(f"module 'fraudml' has no attribute {name!r}")
+
 
 __version__ = "0.1.0"
 
-__all__ = ["ContractError", "Dataset", "__version__", "load_dataset"]
+__all__ = [
+    "ContractError",
+    "Dataset",
+    "EngineSettings",
+    "FraudmlError",
+    "ModelError",
+    "NothingToScoreError",
+    "OutputError",
+    "ProfilesResult",
+    "RuleBaseError",
+    "RulesResult",
+    "ScoreRun",
+    "ScoreSettings",
+    "SettingError",
+    "TrainRun",
+    "TrainSettings",
+    "TrainingError",
+    "Window",
+    "__version__",
+    "load_dataset",
+    "load_rule_base",
+    "profiles",
+    "rules",
+    "score",
+    "train",
+    "validate",
+]

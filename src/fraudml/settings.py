@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from fraudml.errors import SettingError
 
@@ -53,3 +54,99 @@ def capacities(capacity: Mapping[str, object], key: str = "evaluate.capacity") -
             )
         out[str(entity)] = int(value)
     return out
+
+
+#: Leads the auditors can take per entity type and period (``evaluate.capacity``).
+DEFAULT_CAPACITY: dict[str, int] = {
+    "patient": 100,
+    "provider": 5,
+    "doctor": 20,
+    "stay": 50,
+    "visit": 200,
+}
+#: Evaluation metrics a champion can be chosen on.
+CHAMPION_METRICS = ("ap", "roc_auc", "precision_at_k", "recall_at_k")
+
+
+def _whole(value: object, key: str, least: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise SettingError(f"{key}={value!r} (expected a whole number of at least {least})")
+    return int(value)
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """How :func:`fraudml.train` fits, evaluates and registers the models.
+
+    ``anomaly`` and ``supervised`` are unfitted estimators (cloned per entity type);
+    ``None`` takes :class:`~fraudml.models.ProfileIsolationForest` and
+    :class:`~fraudml.models.RiskClassifier` with their defaults. ``mode`` is ``time``
+    (fit before UNTIL, evaluate after), ``cv`` (stratified folds over entities, for
+    labels without dates) or ``auto`` (cv when no label carries a date). ``params`` is
+    what the run logs as its configuration (the command line passes its resolved config);
+    empty, the settings themselves are logged.
+    """
+
+    anomaly: object | None = None
+    supervised: object | None = None
+    capacity: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_CAPACITY))
+    min_positives: int = 10
+    mode: str = "auto"
+    folds: int = 5
+    validation_days: int = 60
+    label_delay_days: int = 0
+    eval_days: int | None = None
+    seed: int = 20261122
+    experiment: str = "fraudml"
+    namespace: str | None = None
+    store: str | Path = "outputs/mlflow"
+    force_champion: bool = False
+    champion_metric: str = "ap"
+    params: Mapping[str, object] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "capacity", capacities(self.capacity))
+        if self.mode not in ("time", "cv", "auto"):
+            raise SettingError(f"evaluate.mode={self.mode!r}: expected time, cv or auto")
+        if self.champion_metric not in CHAMPION_METRICS:
+            raise SettingError(
+                f"train.champion_metric={self.champion_metric!r}: expected one of "
+                f"{', '.join(CHAMPION_METRICS)}"
+            )
+        _whole(self.min_positives, "train.min_positives", 1)
+        _whole(self.folds, "evaluate.folds", 2)
+        _whole(self.validation_days, "evaluate.validation_days", 1)
+        _whole(self.label_delay_days, "evaluate.label_delay_days", 0)
+        if self.eval_days is not None:
+            _whole(self.eval_days, "evaluate.eval_days", 1)
+
+
+@dataclass(frozen=True)
+class ScoreSettings:
+    """How :func:`fraudml.score` scores a period and writes its report.
+
+    ``namespace`` is the registry namespace of the models (``None``: the one training
+    used for the dataset's folder); ``store`` the local tracking store when
+    ``MLFLOW_TRACKING_URI`` is unset; ``definite_leads`` makes every entity with a
+    definite rule violation a lead beyond the capacity; ``salt`` (with ``pseudonymise``)
+    keys the salted hash that replaces patient ids, and is never written.
+    """
+
+    capacity: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_CAPACITY))
+    definite_leads: bool = True
+    lang: str = "zh"
+    pseudonymise: bool = False
+    salt: str | None = field(default=None, repr=False)
+    namespace: str | None = None
+    store: str | Path = "outputs/mlflow"
+    params: Mapping[str, object] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "capacity", capacities(self.capacity))
+        if self.lang not in ("zh", "en"):
+            raise SettingError(f"report.lang={self.lang!r}: expected zh or en")
+        if self.pseudonymise and not self.salt:
+            raise SettingError(
+                "report.pseudonymise=true needs the salt in FRAUDML_PSEUDONYM_SALT (kept "
+                "outside the report)"
+            )

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import importlib
 import logging
-import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from omegaconf import DictConfig
+from omegaconf.errors import MissingMandatoryValue
 
 from fraudml.errors import FraudmlError
+from fraudml.log import setup_logging
+from fraudml.paths import conf_dir
 
 log = logging.getLogger("fraudml")
 
@@ -43,6 +44,13 @@ COMMANDS: dict[str, Command] = {
     ),
 }
 
+#: How an operator gives a required setting through make (shown when it is missing).
+MAKE_VARIABLES = {
+    "data.path": "DATA=dir, or data.path=dir",
+    "period.start": "FROM=YYYY-MM-DD, or period.start=…",
+    "period.end": "UNTIL=YYYY-MM-DD, or period.end=…",
+}
+
 #: Positional arguments a command accepts before its overrides, in order.
 POSITIONAL: dict[str, tuple[str, ...]] = {"import": ("source", "src", "out")}
 
@@ -58,30 +66,6 @@ def with_positionals(name: str, args: list[str]) -> list[str]:
         else:
             overrides.append(arg)
     return overrides
-
-
-def conf_dir() -> Path:
-    """The Hydra config folder: ``$FRAUDML_CONF``, the repository's ``conf/``, or the wheel's."""
-    if env := os.environ.get("FRAUDML_CONF"):
-        return Path(env).resolve()
-    here = Path(__file__).resolve()
-    repo_conf = here.parents[3] / "conf"
-    if repo_conf.is_dir():
-        return repo_conf
-    return here.parents[1] / "conf"
-
-
-def setup_logging() -> None:
-    """Progress and results to stderr, one line per step."""
-    logging.basicConfig(
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)-7s %(message)s",
-        datefmt="%H:%M:%S",
-        stream=sys.stderr,
-        force=True,
-    )
-    for noisy in ("alembic", "mlflow", "numba", "matplotlib"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def usage() -> str:
@@ -132,6 +116,10 @@ def main(argv: list[str] | None = None) -> int:
         except FraudmlError as exc:
             # the user's to fix: its kind and message, no traceback
             log.error("%s: %s", exc.kind, exc)
+            status["code"] = 2
+        except MissingMandatoryValue as exc:  # a ``???`` in the config nobody gave
+            given = MAKE_VARIABLES.get(exc.full_key or "", f"{exc.full_key}=…")
+            log.error("invalid setting: %s is required (give %s)", exc.full_key, given)
             status["code"] = 2
 
     app = hydra.main(config_path=str(conf_dir()), config_name=name, version_base="1.3")(task)

@@ -6,8 +6,9 @@ import logging
 
 from omegaconf import DictConfig
 
-from fraudml.cli.common import claim, open_dataset
+from fraudml.cli.common import engine_settings
 from fraudml.io.reconcile import Reconciliation
+from fraudml.workflows import validate
 
 log = logging.getLogger("fraudml")
 
@@ -25,12 +26,12 @@ def render(reconciliation: Reconciliation) -> str:
 
 
 def run(cfg: DictConfig) -> int:
-    with claim(cfg, "validate", cfg.out) as output:
-        log.info("validating %s → %s", cfg.data.path, output.path)
-        with open_dataset(cfg, out=output) as ds:
-            print(render(ds.reconciliation))
-            log.info(
-                "accepted + quarantined = read for every table; quarantine in %s",
-                output.path / "quarantine",
-            )
+    engine = engine_settings(cfg)
+    log.info("validating %s → %s", cfg.data.path, cfg.out)
+    with validate(cfg.data.path, out=cfg.out, encoding=cfg.data.encoding, engine=engine) as ds:
+        print(render(ds.reconciliation))
+        log.info(
+            "accepted + quarantined = read for every table; quarantine in %s",
+            ds.database.parent / "quarantine" if ds.database else cfg.out,
+        )
     return 0

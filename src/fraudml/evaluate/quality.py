@@ -17,11 +17,11 @@ import pandas as pd
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
-from fraudml.cli.common import load_rule_base
-from fraudml.cli.main import conf_dir
 from fraudml.config import register
 from fraudml.io import load_dataset
 from fraudml.models.training import TrainingResult, time_split, train_and_evaluate
+from fraudml.paths import conf_dir
+from fraudml.workflows import load_rule_base
 
 ROOT = Path(__file__).resolve().parents[3]
 METHOD_NAMES = {

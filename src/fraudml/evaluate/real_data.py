@@ -31,8 +31,6 @@ from hydra.utils import instantiate
 from sklearn.base import clone
 
 from fraudml.adapters import medicare
-from fraudml.cli.common import load_rule_base
-from fraudml.cli.main import conf_dir, setup_logging
 from fraudml.config import register
 from fraudml.evaluate.metrics import paired_difference, ranking_metrics
 from fraudml.evaluate.reference_search import (
@@ -45,8 +43,11 @@ from fraudml.evaluate.reference_search import (
 from fraudml.features.build import dropped_summary
 from fraudml.io import load_dataset
 from fraudml.io.write import write_dataset
+from fraudml.log import setup_logging
 from fraudml.models.estimators import RiskClassifier
 from fraudml.models.training import TrainingResult, cross_validate, entity_folds, inner_split
+from fraudml.paths import conf_dir
+from fraudml.workflows import load_rule_base
 
 log = logging.getLogger("fraudml")
 

@@ -14,7 +14,7 @@ import pandas as pd
 from fraudml.features import FEATURES, Window, build_profiles, materialise
 from fraudml.features.entities import KEYS
 from fraudml.io.load import Dataset
-from fraudml.rules import Rule, RuleRun, apply_rules, with_rule_aggregates
+from fraudml.rulebase import Rule, RuleRun, apply_rules, with_rule_aggregates
 
 #: in training order: claim-level and patient models first, so that providers and doctors
 #: can be seen through the risk of their claims and patients (``models.network``)

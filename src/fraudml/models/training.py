@@ -35,7 +35,7 @@ from fraudml.models.frames import (
 from fraudml.models.network import OWNERS as NETWORK_OWNERS
 from fraudml.models.network import with_network_features
 from fraudml.models.risk import EntityModel, fit_entity, score_frame, supervised_inputs
-from fraudml.rules import Rule
+from fraudml.rulebase import Rule
 
 log = logging.getLogger(__name__)
 

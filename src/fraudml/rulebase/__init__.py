@@ -1,8 +1,8 @@
 """The rule base (规则库): declarative rules in ``conf/rules/*.yaml`` compiled to engine
 expressions; hits with evidence, per-entity aggregates, the national review shape."""
 
-from fraudml.rules.checks import CHECKS
-from fraudml.rules.engine import (
+from fraudml.rulebase.checks import CHECKS
+from fraudml.rulebase.engine import (
     HIT_COLUMNS,
     RuleRun,
     apply_rules,
@@ -11,8 +11,8 @@ from fraudml.rules.engine import (
     to_national,
     with_rule_aggregates,
 )
-from fraudml.rules.expr import RuleExpressionError, compile_expr
-from fraudml.rules.spec import Rule, RuleSpecError, load_rules, parse_family
+from fraudml.rulebase.expr import RuleExpressionError, compile_expr
+from fraudml.rulebase.spec import Rule, RuleSpecError, load_rules, parse_family
 
 __all__ = [
     "CHECKS",

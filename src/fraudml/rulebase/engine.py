@@ -1,6 +1,6 @@
 """Run a rule base over a window: hits with evidence, per-entity aggregates, national shape.
 
-Every rule compiles to one Ibis expression (:mod:`fraudml.rules.checks`); the hits of all
+Every rule compiles to one Ibis expression (:mod:`fraudml.rulebase.checks`); the hits of all
 rules are one union, computed by the engine in one statement into a table. Rules whose
 check needs a table the dataset lacks are skipped and listed with the reason.
 """
@@ -20,9 +20,9 @@ from fraudml.features.entities import KEYS
 from fraudml.features.inputs import Window, fee_lines, prepare, repeated_trace_lines
 from fraudml.features.registry import Feature, unit_text
 from fraudml.io.load import Dataset
-from fraudml.rules.checks import CHECKS, RuleInputs
-from fraudml.rules.expr import RuleExpressionError, as_text, compile_expr, render
-from fraudml.rules.spec import SEVERITIES, Rule
+from fraudml.rulebase.checks import CHECKS, RuleInputs
+from fraudml.rulebase.expr import RuleExpressionError, as_text, compile_expr, render
+from fraudml.rulebase.spec import SEVERITIES, Rule
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ A rule file declares one family of rules::
         window: claim           # the time window the check looks at, in words
         severity: high          # high / medium / low
         basis: {zh: …, en: …}   # 违规依据: the policy the rule enforces
-        check: line             # which compiled check (see fraudml.rules.checks)
+        check: line             # which compiled check (see fraudml.rulebase.checks)
         where: "cat_gender is not None and cat_gender != gender"
         message: {zh: "…{item_code}…", en: "…{item_code}…"}
         evidence: [item_code, gender]

@@ -18,8 +18,8 @@ import ibis.expr.types as ir
 
 from fraudml.features.inputs import Window, unregistered_chronic_claims
 from fraudml.features.peers import with_peers
-from fraudml.rules.expr import RuleExpressionError, compile_expr
-from fraudml.rules.spec import Rule
+from fraudml.rulebase.expr import RuleExpressionError, compile_expr
+from fraudml.rulebase.spec import Rule
 
 
 @dataclass

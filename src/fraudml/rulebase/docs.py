@@ -1,4 +1,4 @@
-"""docs/rules.md, generated from the rule files: ``python -m fraudml.rules.docs``."""
+"""docs/rules.md, generated from the rule files: ``python -m fraudml.rulebase.docs``."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from fraudml.rules.checks import CHECKS
-from fraudml.rules.spec import CATEGORIES, RESULTS, SEVERITIES, STAGES, Rule, load_rules
+from fraudml.rulebase.checks import CHECKS
+from fraudml.rulebase.spec import CATEGORIES, RESULTS, SEVERITIES, STAGES, Rule, load_rules
 
 HEADER = """# Rule base / 规则库
 
-Generated from `conf/rules/*.yaml` by `python -m fraudml.rules.docs`; a test fails when
-this file is out of date. Each rule names a compiled check (`src/fraudml/rules/checks.py`)
+Generated from `conf/rules/*.yaml` by `python -m fraudml.rulebase.docs`; a test fails when
+this file is out of date. Each rule names a compiled check (`src/fraudml/rulebase/checks.py`)
 and tunes it in YAML: adding or tuning a rule is a YAML edit. `fraudml rules` (`make rules`)
 writes the hits with evidence (`hits.parquet`), the national review shape
 (`review.parquet`: rule_id, rule_name, vola_cont, patn_id, mdtrt_id, vola_amt, sev_deg,

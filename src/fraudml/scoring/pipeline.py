@@ -24,7 +24,7 @@ from fraudml.models.network import OWNERS as NETWORK_OWNERS
 from fraudml.models.network import with_network_features
 from fraudml.models.risk import LEGACY_CURRENCY, EntityModel, score_frame
 from fraudml.models.training import admit_span, claims_in, span_text, window_text
-from fraudml.rules import HIT_COLUMNS, Rule, rule_features
+from fraudml.rulebase import HIT_COLUMNS, Rule, rule_features
 
 log = logging.getLogger(__name__)
 
