@@ -150,3 +150,14 @@ def make_dataset(tmp_path: Path) -> Callable[..., Path]:
 def city_root() -> Path:
     """The committed small synthetic city."""
     return Path(__file__).resolve().parents[1] / "data" / "synthetic" / "small"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def kept_validations(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Commands keep their validations in a session folder, not in the repository's
+    outputs/ (the config reads $FRAUDML_CACHE)."""
+    import os
+
+    folder = tmp_path_factory.mktemp("kept-validations")
+    os.environ["FRAUDML_CACHE"] = str(folder)
+    return folder

@@ -19,6 +19,8 @@ class DataConfig:
 
     path: str = MISSING
     encoding: str = "utf-8"
+    #: kept validations reused by later commands on the same files; ``None``: none kept
+    cache: str | None = None
 
 
 @dataclass

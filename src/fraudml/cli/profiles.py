@@ -24,7 +24,7 @@ def run(cfg: DictConfig) -> int:
     # the folder is claimed before the dataset is read: a refused OUT stops at once
     with (
         claimed(cfg.out, "profiles", immutable=[Path(cfg.data.path)]) as output,
-        opened(cfg.data.path, cfg.data.encoding, engine) as ds,
+        opened(cfg.data.path, cfg.data.encoding, engine, cfg.data.cache) as ds,
     ):
         result = profiles(ds, window, rules=rules, join_rules=join, out=output)
     log.info("wrote %s (%.1f s)", result.path, time.perf_counter() - started)

@@ -23,7 +23,7 @@ def run(cfg: DictConfig) -> int:
     # the folder is claimed before the dataset is read: a refused OUT stops at once
     with (
         claimed(cfg.out, "rules", immutable=[Path(cfg.data.path)]) as output,
-        opened(cfg.data.path, cfg.data.encoding, engine) as ds,
+        opened(cfg.data.path, cfg.data.encoding, engine, cfg.data.cache) as ds,
     ):
         result = rules(ds, window, base=base, out=output)
     log.info("rule hits written to %s (%.1f s)", result.path, time.perf_counter() - started)

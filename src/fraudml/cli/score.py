@@ -37,5 +37,6 @@ def run(cfg: DictConfig) -> int:
         out=cfg.out,
         encoding=cfg.data.encoding,
         engine=engine_settings(cfg),
+        cache=cfg.data.cache,
     )
     return 0

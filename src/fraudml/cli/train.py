@@ -47,6 +47,7 @@ def run(cfg: DictConfig) -> int:
         out=cfg.train.out or None,
         encoding=cfg.data.encoding,
         engine=engine_settings(cfg),
+        cache=cfg.data.cache,
     )
     print(evaluation_table(result.result))
     return 0

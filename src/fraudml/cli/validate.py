@@ -28,7 +28,13 @@ def render(reconciliation: Reconciliation) -> str:
 def run(cfg: DictConfig) -> int:
     engine = engine_settings(cfg)
     log.info("validating %s → %s", cfg.data.path, cfg.out)
-    with validate(cfg.data.path, out=cfg.out, encoding=cfg.data.encoding, engine=engine) as ds:
+    with validate(
+        cfg.data.path,
+        out=cfg.out,
+        encoding=cfg.data.encoding,
+        engine=engine,
+        cache=cfg.data.cache,
+    ) as ds:
         print(render(ds.reconciliation))
         log.info(
             "accepted + quarantined = read for every table; quarantine in %s",

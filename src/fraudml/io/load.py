@@ -21,8 +21,10 @@ import ibis
 import ibis.expr.types as ir
 
 from fraudml.contract import EXPECTED_FORM, TABLES, Column, Table
+from fraudml.io import cache as kept
 from fraudml.io import checks
 from fraudml.io.atomic import write_json
+from fraudml.io.cache import cache_key
 from fraudml.io.errors import ContractError
 from fraudml.io.outputs import OutputClaim, as_claim
 from fraudml.io.reconcile import Reconciliation, TableCount
@@ -192,6 +194,7 @@ def load_dataset(
     database: str | Path | None = None,
     memory_limit: str | None = "3GB",
     threads: int | None = None,
+    cache: str | Path | None = None,
 ) -> Dataset:
     """Read, validate and quarantine a dataset directory written to the data contract.
 
@@ -215,6 +218,11 @@ def load_dataset(
         DuckDB file to hold the validated tables; a temporary one when omitted.
     memory_limit, threads
         DuckDB settings; the engine spills to disk beyond the memory limit.
+    cache : path, optional
+        Validate once: a folder of kept validations (:mod:`fraudml.io.cache`). When it
+        holds one of these very files, read this way by this validator, the dataset is
+        opened from it (read-only) instead of validated again; otherwise the validation
+        is kept there for the next command. ``make validate`` refreshes it.
 
     Returns
     -------
@@ -237,7 +245,8 @@ def load_dataset(
     root = Path(path)
     if not root.is_dir():
         raise ContractError(f"{root}: dataset directory not found (expected a directory of tables)")
-    currency = read_metadata(root).get("currency", DEFAULT_CURRENCY)
+    metadata = read_metadata(root)
+    currency = metadata.get("currency", DEFAULT_CURRENCY)
     sources: dict[str, TableSource] = {}
     warnings: list[str] = []
     skipped: dict[str, str] = {}
@@ -256,12 +265,19 @@ def load_dataset(
                 warnings.append(f"no {spec.name} table: {SKIPPED_WITHOUT[spec.name]}")
 
     claim, owned = (None, False) if out is None else as_claim(out, "validate", immutable=[root])
+    fp = fingerprint(list(sources.values()))
+    key = cache_key(fp, encoding, metadata) if cache is not None else ""
+    keep: OutputClaim | None = None  # the cache entry this run writes, if any
+    if cache is not None and claim is None and database is None:
+        entry = kept.lookup(Path(cache), key)
+        if entry is not None:
+            log.info("reusing the validation of these files kept in %s", entry)
+            return _open_kept(root, entry, engine)
+        log.info("validating %s (no kept validation of these files yet)", root)
+        keep = kept.claim_entry(Path(cache), key, root)
+        claim = keep
     tmp_dir = Path(tempfile.mkdtemp(prefix="fraudml-"))
-    config: dict[str, object] = {"temp_directory": str(tmp_dir / "spill")}
-    if engine.memory_limit:
-        config["memory_limit"] = engine.memory_limit
-    if engine.threads:
-        config["threads"] = engine.threads
+    config = _engine_config(engine, tmp_dir)
     try:
         with ExitStack() as stack:
             staging = stack.enter_context(claim.staging()) if claim is not None else None
@@ -285,7 +301,7 @@ def load_dataset(
                 con=con,
                 tables=tables,
                 reconciliation=reconciliation,
-                fingerprint=fingerprint(list(sources.values())),
+                fingerprint=fp,
                 database=database,
                 warnings=warnings,
                 skipped=skipped,
@@ -298,17 +314,66 @@ def load_dataset(
             if moves:
                 # the database moves with the folder: close it here, reopen it there
                 con.disconnect()
+        if keep is not None:
+            kept.prune(Path(cache), key, root)
+            shutil.rmtree(tmp_dir, ignore_errors=True)
+            log.info("validation kept in %s for the next commands", keep.path)
+            return _open_kept(root, keep.path, engine)
         if moves and claim is not None:
             ds.database = claim.path / "validated.duckdb"
             ds.con = ibis.duckdb.connect(database=str(ds.database), **config)
             ds.tables = {name: ds.con.table(name) for name in ds.tables}
+            if cache is not None:  # make validate refreshes the kept validation
+                kept.store_copy(Path(cache), key, root, claim.path)
     except BaseException:
         shutil.rmtree(tmp_dir, ignore_errors=True)
         raise
     finally:
-        if owned and claim is not None:
+        if keep is not None:
+            keep.release()
+        elif owned and claim is not None:
             claim.release()
     return ds
+
+
+def _engine_config(engine: EngineSettings, tmp_dir: Path) -> dict[str, object]:
+    config: dict[str, object] = {"temp_directory": str(tmp_dir / "spill")}
+    if engine.memory_limit:
+        config["memory_limit"] = engine.memory_limit
+    if engine.threads:
+        config["threads"] = engine.threads
+    return config
+
+
+def _open_kept(root: Path, entry: Path, engine: EngineSettings) -> Dataset:
+    """A dataset over a kept validation: the file attached read-only (any number of
+    processes may read it), its accepted tables as views of a fresh in-memory database,
+    where the later steps' own tables go."""
+    report = kept.read_report(entry)
+    tmp_dir = Path(tempfile.mkdtemp(prefix="fraudml-"))
+    con = ibis.duckdb.connect(database=":memory:", **_engine_config(engine, tmp_dir))
+    raw = con.con
+    database = entry / kept.DATABASE
+    run_sql(raw, f"ATTACH '{str(database).replace(chr(39), chr(39) * 2)}' AS kept (READ_ONLY)")
+    reconciliation = Reconciliation()
+    tables: dict[str, ir.Table] = {}
+    for count in report["tables"]:
+        reconciliation.add(TableCount(**count))
+        name = count["table"]
+        run_sql(raw, f'CREATE VIEW "{name}" AS SELECT * FROM kept."{name}"')
+        tables[name] = con.table(name)
+    return Dataset(
+        path=root,
+        con=con,
+        tables=tables,
+        reconciliation=reconciliation,
+        fingerprint=str(report["fingerprint"]),
+        database=database,
+        warnings=list(report["warnings"]),
+        skipped=dict(report["skipped"]),
+        currency=str(report["currency"]),
+        _tmp_dir=tmp_dir,
+    )
 
 
 def validation_report(ds: Dataset) -> dict[str, object]:

@@ -47,18 +47,27 @@ def rule_base(rules: Sequence[Rule] | None) -> list[Rule]:
 
 @contextmanager
 def opened(
-    data: Data, encoding: str = "utf-8", engine: EngineSettings | None = None
+    data: Data,
+    encoding: str = "utf-8",
+    engine: EngineSettings | None = None,
+    cache: str | Path | None = None,
 ) -> Iterator[Dataset]:
     """``data`` validated and open for the block; closed after it when opened here.
 
-    The dataset's warnings go to the log, so that every command shows them.
+    With ``cache``, a validation kept there for these very files is reused instead of
+    validating again (:mod:`fraudml.io.cache`). The dataset's warnings go to the log, so
+    that every command shows them.
     """
     if isinstance(data, Dataset):
         yield data
         return
     engine = engine or EngineSettings()
     ds = load_dataset(
-        data, encoding=encoding, memory_limit=engine.memory_limit, threads=engine.threads
+        data,
+        encoding=encoding,
+        memory_limit=engine.memory_limit,
+        threads=engine.threads,
+        cache=cache,
     )
     for warning in ds.warnings:
         log.warning("%s", warning)

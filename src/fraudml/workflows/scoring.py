@@ -72,6 +72,7 @@ def score(
     out: Out = None,
     encoding: str = "utf-8",
     engine: EngineSettings | None = None,
+    cache: str | Path | None = None,
 ) -> ScoreRun:
     """Score every entity of ``period`` with the champion models and pick the leads.
 
@@ -85,6 +86,8 @@ def score(
         Capacities, definite leads, report language, pseudonyms, registry namespace.
     rules : list of Rule, optional
         The rule base (the shipped one when ``None``).
+    cache : path, optional
+        Kept validations to reuse (or to keep this one in): :mod:`fraudml.io.cache`.
     out : path, optional
         Write ``scores.parquet``, ``leads.parquet``/``leads.csv``, ``evidence.parquet``,
         ``report.html``, ``report.xlsx`` and ``manifest.json`` there, whole or not at all.
@@ -105,7 +108,7 @@ def score(
     ) as output:
         store.configure(settings.store)
         timings: dict[str, float] = {}
-        with opened(data, encoding, engine) as ds:
+        with opened(data, encoding, engine, cache) as ds:
             ns = store.namespace(ds.path, settings.namespace)
             models, versions, missing = champions(ns)
             timings["load"] = time.perf_counter() - started

@@ -311,6 +311,7 @@ def train(
     out: Out = None,
     encoding: str = "utf-8",
     engine: EngineSettings | None = None,
+    cache: str | Path | None = None,
 ) -> TrainRun:
     """Fit, evaluate and register the risk models of ``data``.
 
@@ -327,6 +328,8 @@ def train(
         Estimators, evaluation mode, capacities, tracking store, champion rule.
     rules : list of Rule, optional
         The rule base (the shipped one when ``None``).
+    cache : path, optional
+        Kept validations to reuse (or to keep this one in): :mod:`fraudml.io.cache`.
     out : path, optional
         Also write ``evaluation.csv``, ``evaluation_by_scheme.csv`` and ``train.json``
         there, whole or not at all.
@@ -357,7 +360,7 @@ def train(
         # lock (two trainings creating its tables at once collide) and runs interrupted
         # earlier are settled, instead of either failing after minutes of training.
         opened_store = store.open_store(settings.store, settings.experiment)
-        with opened(data, encoding, engine) as ds:
+        with opened(data, encoding, engine, cache) as ds:
             facts = DatasetFacts(ds.path, ds.fingerprint, ds.currency, list(ds.warnings))
             ns = store.namespace(ds.path, settings.namespace)
             if "labels" not in ds:

@@ -20,6 +20,7 @@ def validate(
     encoding: str = "utf-8",
     engine: EngineSettings | None = None,
     database: str | Path | None = None,
+    cache: str | Path | None = None,
 ) -> Dataset:
     """Validate the dataset folder ``data`` against the contract.
 
@@ -36,6 +37,9 @@ def validate(
         DuckDB's memory limit and threads.
     database : path, optional
         A DuckDB file to hold the accepted tables instead.
+    cache : path, optional
+        Kept validations: with ``out`` this validation is kept there for later commands;
+        without it one kept for these files is reused (:mod:`fraudml.io.cache`).
 
     Returns
     -------
@@ -51,6 +55,7 @@ def validate(
         database=database,
         memory_limit=engine.memory_limit,
         threads=engine.threads,
+        cache=cache,
     )
     for warning in ds.warnings:
         log.warning("%s", warning)
