@@ -32,6 +32,8 @@ def main() -> None:
 
         if func == "profiles_fraudml":
             result = profiles_bench.run_fraudml(Path(args[0]), Path(args[1]))
+        elif func == "profiles_kept":
+            result = profiles_bench.run_kept(Path(args[0]), Path(args[1]))
         elif func == "profiles_sql":
             result = profiles_bench.run_sql(Path(args[1]))
         else:
