@@ -55,6 +55,16 @@ def test_a_folder_fraudml_did_not_write_is_refused_and_kept(tmp_path):
     assert (out / "mlflow" / "mlflow.db").read_text() == "registry"
 
 
+def test_files_added_to_an_earlier_output_are_never_deleted(tmp_path):
+    with claim_output(tmp_path / "out", "validate") as output, output.staging() as tmp:
+        (tmp / "validation.json").write_text("{}")
+    (tmp_path / "out" / "notes.txt").write_text("mine")
+    (tmp_path / "out" / "mlflow").mkdir()
+    with pytest.raises(OutputError, match=r"also holds what fraudml did not write \(mlflow, notes"):
+        claim_output(tmp_path / "out", "validate")
+    assert (tmp_path / "out" / "notes.txt").read_text() == "mine"
+
+
 def test_the_output_of_another_command_is_refused(tmp_path):
     with claim_output(tmp_path / "out", "rules") as output, output.staging() as tmp:
         (tmp / "hits.parquet").write_text("x")
@@ -130,14 +140,16 @@ def test_the_lock_holds_across_processes(tmp_path):
 
 
 def test_leftovers_of_an_interrupted_run_are_cleared_or_restored(tmp_path):
-    (tmp_path / ".out.abc.partial").mkdir()
+    (tmp_path / ".out.fraudml-abc.partial").mkdir()
+    (tmp_path / ".out.y.fraudml-abc.partial").mkdir()  # a sibling output's, still at work
     old = tmp_path / ".out.old"
     old.mkdir()
     (old / MARKER).write_text(json.dumps({"command": "score"}))
     (old / "leads.csv").write_text("kept")
     # killed between moving the old output aside and moving the new one in
     claim_output(tmp_path / "out", "score").release()
-    assert not (tmp_path / ".out.abc.partial").exists()
+    assert not (tmp_path / ".out.fraudml-abc.partial").exists()
+    assert (tmp_path / ".out.y.fraudml-abc.partial").is_dir()
     assert (tmp_path / "out" / "leads.csv").read_text() == "kept"
 
 
@@ -300,8 +312,46 @@ def test_errors_say_their_own_kind(make_dataset, tmp_path, monkeypatch, capsys):
     code = main(["score", f"data.path={data}", f"out={tmp_path / 's'}", f"models.store={store}"])
     assert code == 2
     err = capsys.readouterr().err
-    assert "models: no champion models under the namespace" in err
+    assert "models: no tracking store at" in err
     assert "data contract" not in err
     (data / "claims.csv").unlink()
     assert main(["validate", f"data.path={data}", f"out={tmp_path / 'v'}"]) == 2
     assert "input does not meet the data contract: " in capsys.readouterr().err
+
+
+def test_engine_settings_have_upper_bounds_too():
+    with pytest.raises(SettingError, match=r"engine.threads=100000 is not a thread count"):
+        EngineSettings("1GB", 100000)
+    with pytest.raises(SettingError, match=r"engine.memory_limit='99999999TB' is out of range"):
+        EngineSettings("99999999TB")
+    with pytest.raises(SettingError, match=r"engine.memory_limit='1KB' is out of range"):
+        EngineSettings("1KB")
+
+
+def test_a_capacity_that_is_not_per_entity_type_exits_2(make_dataset, tmp_path, capsys):
+    code = main(
+        ["score", f"data.path={make_dataset()}", f"out={tmp_path / 'o'}", "evaluate.capacity=5"]
+    )
+    assert code == 2
+    assert "invalid setting: evaluate.capacity=5 is not a capacity per entity type" in (
+        capsys.readouterr().err
+    )
+
+
+def test_the_tracking_store_may_not_live_in_the_dataset(make_dataset, capsys):
+    data = make_dataset()
+    before = sorted(p.name for p in data.iterdir())
+    for command, key in (("train", "train.store"), ("score", "models.store")):
+        assert main([command, f"data.path={data}", f"{key}={data / 'mlflow'}"]) == 2
+        assert f"{key}={data / 'mlflow'} is inside the dataset" in capsys.readouterr().err
+    assert sorted(p.name for p in data.iterdir()) == before
+
+
+def test_scoring_without_a_store_leaves_none_behind(make_dataset, tmp_path, capsys):
+    store = tmp_path / "nowhere"
+    code = main(
+        ["score", f"data.path={make_dataset()}", f"models.store={store}", f"out={tmp_path / 's'}"]
+    )
+    assert code == 2
+    assert "models: no tracking store at" in capsys.readouterr().err
+    assert not store.exists()

@@ -91,3 +91,37 @@ def test_make_validate_then_profiles_validates_once(make_dataset, tmp_path, caps
         pd.testing.assert_frame_equal(
             pd.read_parquet(tmp_path / "p" / name), pd.read_parquet(tmp_path / "q" / name)
         )
+
+
+def test_a_damaged_kept_validation_is_validated_again(make_dataset, tmp_path, caplog):
+    data, cache = make_dataset(), tmp_path / "cache"
+    load_dataset(data, cache=cache).close()
+    (entry,) = _entries(cache)
+    (entry / "validated.duckdb").write_bytes(b"not a database at all" * 100)
+    caplog.set_level(logging.INFO, logger="fraudml.io.load")
+    with load_dataset(data, cache=cache) as ds:
+        assert ds.table("claims").count().execute() == 2
+    assert "is unreadable" in caplog.text and "validating again" in caplog.text
+    with load_dataset(data, cache=cache) as ds:  # rebuilt whole
+        assert ds.table("claims").count().execute() == 2
+
+
+def test_a_cache_that_cannot_be_a_folder_only_costs_the_reuse(make_dataset, tmp_path, caplog):
+    data, cache = make_dataset(), tmp_path / "not-a-folder"
+    cache.write_text("a file")
+    with load_dataset(data, cache=cache) as ds:
+        assert ds.table("claims").count().execute() == 2
+    assert "validation not kept" in caplog.text
+
+
+def test_a_copy_in_another_folder_has_its_own_kept_validation(make_dataset, tmp_path):
+    import shutil
+
+    data, cache = make_dataset(), tmp_path / "cache"
+    copy = tmp_path / "copy"
+    shutil.copytree(data, copy)
+    load_dataset(data, cache=cache).close()
+    with load_dataset(copy, cache=cache) as ds:
+        assert ds.path == copy
+        assert all(str(data) not in w for w in ds.warnings)
+    assert len(_entries(cache)) == 2

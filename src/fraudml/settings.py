@@ -7,6 +7,7 @@ inside the engine.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,7 +16,32 @@ from pathlib import Path
 from fraudml.errors import SettingError
 
 #: DuckDB's memory sizes: a number and a unit (``3GB``, ``512MiB``, ``1.5 GB``).
-_MEMORY = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)\s*$", re.IGNORECASE)
+_MEMORY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)\s*$", re.IGNORECASE)
+_UNIT = {
+    "B": 1,
+    "KB": 1000,
+    "MB": 1000**2,
+    "GB": 1000**3,
+    "TB": 1000**4,
+    "KIB": 1024,
+    "MIB": 1024**2,
+    "GIB": 1024**3,
+    "TIB": 1024**4,
+}
+#: Below this DuckDB cannot even read a Parquet footer and fails with out-of-memory.
+MIN_MEMORY = 128 * 1024**2
+
+
+def _physical_memory() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):  # pragma: no cover - not on Linux
+        return 1024**5
+
+
+def max_threads() -> int:
+    """More threads than this only thrash the machine (four per core, at least 64)."""
+    return max(64, 4 * (os.cpu_count() or 1))
 
 
 @dataclass(frozen=True)
@@ -28,23 +54,38 @@ class EngineSettings:
 
     def __post_init__(self) -> None:
         limit = self.memory_limit
-        if limit is not None and (not isinstance(limit, str) or not _MEMORY.match(limit)):
-            raise SettingError(
-                f"engine.memory_limit={limit!r} is not a memory size (expected a number and "
-                "a unit, such as 3GB or 512MB)"
-            )
+        if limit is not None:
+            found = _MEMORY.match(limit) if isinstance(limit, str) else None
+            if found is None:
+                raise SettingError(
+                    f"engine.memory_limit={limit!r} is not a memory size (expected a number "
+                    "and a unit, such as 3GB or 512MB)"
+                )
+            size = float(found.group(1)) * _UNIT[found.group(2).upper()]
+            if not MIN_MEMORY <= size <= _physical_memory():
+                raise SettingError(
+                    f"engine.memory_limit={limit!r} is out of range (expected at least 128MiB "
+                    f"and at most this machine's {_physical_memory() / 1024**3:.0f} GiB)"
+                )
         threads = self.threads
         if threads is not None and (
-            isinstance(threads, bool) or not isinstance(threads, int) or threads < 1
+            isinstance(threads, bool)
+            or not isinstance(threads, int)
+            or not 1 <= threads <= max_threads()
         ):
             raise SettingError(
                 f"engine.threads={threads!r} is not a thread count (expected a whole number "
-                "of at least 1, or null for every core)"
+                f"from 1 to {max_threads()}, or null for every core)"
             )
 
 
 def capacities(capacity: Mapping[str, object], key: str = "evaluate.capacity") -> dict[str, int]:
     """The auditors' capacity per entity type, each a whole number of at least 1."""
+    if not isinstance(capacity, Mapping):
+        raise SettingError(
+            f"{key}={capacity!r} is not a capacity per entity type (expected e.g. "
+            f"{key}.patient=100)"
+        )
     out: dict[str, int] = {}
     for entity, value in capacity.items():
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:

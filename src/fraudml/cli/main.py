@@ -100,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 3
 
+    import duckdb
     import hydra
 
     from fraudml.config import register
@@ -116,6 +117,15 @@ def main(argv: list[str] | None = None) -> int:
         except FraudmlError as exc:
             # the user's to fix: its kind and message, no traceback
             log.error("%s: %s", exc.kind, exc)
+            status["code"] = 2
+        except duckdb.OutOfMemoryException as exc:
+            log.error(
+                "invalid setting: the engine ran out of memory within engine.memory_limit=%s "
+                "(%s); raise engine.memory_limit (at most the machine's RAM) or work on a "
+                "shorter period",
+                cfg.engine.memory_limit if "engine" in cfg else "?",
+                str(exc).strip().splitlines()[0][:200],
+            )
             status["code"] = 2
         except MissingMandatoryValue as exc:  # a ``???`` in the config nobody gave
             given = MAKE_VARIABLES.get(exc.full_key or "", f"{exc.full_key}=…")

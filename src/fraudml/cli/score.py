@@ -15,7 +15,7 @@ def settings_of(cfg: DictConfig) -> ScoreSettings:
     """Typed scoring settings; the salt comes from ``FRAUDML_PSEUDONYM_SALT``, never
     from the config (it must not be written with the report)."""
     return ScoreSettings(
-        capacity=dict(cfg.evaluate.capacity),
+        capacity=cfg.evaluate.capacity,
         definite_leads=bool(cfg.leads.definite),
         lang=str(cfg.report.lang),
         pseudonymise=bool(cfg.report.pseudonymise),

@@ -17,7 +17,7 @@ def settings_of(cfg: DictConfig) -> TrainSettings:
     return TrainSettings(
         anomaly=instantiate(cfg.anomaly, _convert_="all"),
         supervised=instantiate(cfg.model, _convert_="all"),
-        capacity=dict(ev.capacity),
+        capacity=ev.capacity,
         min_positives=tr.min_positives,
         mode=str(ev.mode),
         folds=ev.folds,

@@ -37,16 +37,21 @@ def _validator_digest() -> str:
     return digest.hexdigest()
 
 
-def cache_key(fingerprint: str, encoding: str, metadata: dict[str, str]) -> str:
-    """The entry name for this data read this way by this validator."""
+def cache_key(fingerprint: str, encoding: str, metadata: dict[str, str], dataset: Path) -> str:
+    """The entry name for this data, in this folder, read this way by this validator (the
+    folder counts: the kept report names it in its warnings and file names)."""
     digest = hashlib.sha256()
-    for part in (fingerprint, encoding, json.dumps(metadata, sort_keys=True), _validator_digest()):
+    folder = str(Path(dataset).resolve())
+    meta = json.dumps(metadata, sort_keys=True)
+    for part in (fingerprint, encoding, meta, folder, _validator_digest()):
         digest.update(part.encode() + b"\0")
     return digest.hexdigest()[:24]
 
 
 def lookup(cache: Path, key: str) -> Path | None:
     """The complete entry for ``key``, or ``None``."""
+    if not Path(cache).is_dir():
+        return None
     entry = Path(cache) / key
     if written_by(entry) == COMMAND and (entry / DATABASE).is_file() and (entry / REPORT).is_file():
         return entry
@@ -58,8 +63,8 @@ def claim_entry(cache: Path, key: str, dataset: Path) -> OutputClaim | None:
     it (this run then validates without keeping the result)."""
     try:
         return claim_output(Path(cache) / key, COMMAND, immutable=[dataset])
-    except OutputError as exc:
-        log.info("validation not kept: %s", exc)
+    except (OutputError, OSError) as exc:  # held by another run, or no folder to be had
+        log.warning("validation not kept in %s: %s", cache, exc)
         return None
 
 

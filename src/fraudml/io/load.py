@@ -266,13 +266,24 @@ def load_dataset(
 
     claim, owned = (None, False) if out is None else as_claim(out, "validate", immutable=[root])
     fp = fingerprint(list(sources.values()))
-    key = cache_key(fp, encoding, metadata) if cache is not None else ""
+    key = cache_key(fp, encoding, metadata, root) if cache is not None else ""
     keep: OutputClaim | None = None  # the cache entry this run writes, if any
     if cache is not None and claim is None and database is None:
         entry = kept.lookup(Path(cache), key)
         if entry is not None:
-            log.info("reusing the validation of these files kept in %s", entry)
-            return _open_kept(root, entry, engine)
+            try:
+                reopened = _open_kept(root, entry, engine)
+            except (duckdb.Error, OSError, ValueError, KeyError, TypeError, AssertionError) as exc:
+                # a damaged entry is rebuilt, never trusted and never fatal
+                log.warning(
+                    "the kept validation %s is unreadable (%s): validating again",
+                    entry,
+                    str(exc).strip().splitlines()[0][:160],
+                )
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                log.info("reusing the validation of these files kept in %s", entry)
+                return reopened
         log.info("validating %s (no kept validation of these files yet)", root)
         keep = kept.claim_entry(Path(cache), key, root)
         claim = keep
@@ -351,7 +362,27 @@ def _open_kept(root: Path, entry: Path, engine: EngineSettings) -> Dataset:
     where the later steps' own tables go."""
     report = kept.read_report(entry)
     tmp_dir = Path(tempfile.mkdtemp(prefix="fraudml-"))
+    try:
+        return _attach_kept(root, entry, engine, report, tmp_dir)
+    except BaseException:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+        raise
+
+
+def _attach_kept(
+    root: Path, entry: Path, engine: EngineSettings, report: dict, tmp_dir: Path
+) -> Dataset:
     con = ibis.duckdb.connect(database=":memory:", **_engine_config(engine, tmp_dir))
+    try:
+        return _kept_dataset(root, entry, report, tmp_dir, con)
+    except BaseException:
+        con.disconnect()
+        raise
+
+
+def _kept_dataset(
+    root: Path, entry: Path, report: dict, tmp_dir: Path, con: ibis.BaseBackend
+) -> Dataset:
     raw = con.con
     database = entry / kept.DATABASE
     run_sql(raw, f"ATTACH '{str(database).replace(chr(39), chr(39) * 2)}' AS kept (READ_ONLY)")
@@ -464,6 +495,8 @@ def _validate_all(
             count = _validate_table(
                 con, staged, spec, accepted, quarantined_keys, reconciliation, out, warnings
             )
+        except duckdb.OutOfMemoryException:
+            raise  # the memory limit's, not the file's fault: see cli.main
         except duckdb.Error as exc:
             # Only a file's schema is read up front: a damaged data page shows when its
             # values are, in the middle of validation. Find the part and name it.

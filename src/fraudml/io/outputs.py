@@ -42,15 +42,37 @@ def _inside(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
 
-def written_by(folder: Path) -> str | None:
-    """The command whose output ``folder`` is, from its marker; ``None`` without one."""
+#: The infix of a staging folder's name, ``.<name>.fraudml-<random>.partial``: a sibling
+#: output ``<name>.y`` has staging folders ``.<name>.y.fraudml-…``, which it never matches.
+STAGING = "fraudml-"
+
+
+def _marker(folder: Path) -> dict | None:
     marker = Path(folder) / MARKER
     if not marker.is_file():
         return None
     try:
-        return str(json.loads(marker.read_text(encoding="utf-8"))["command"])
-    except (OSError, ValueError, KeyError, TypeError):
+        found = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
         return None
+    return found if isinstance(found, dict) else None
+
+
+def written_by(folder: Path) -> str | None:
+    """The command whose output ``folder`` is, from its marker; ``None`` without one."""
+    found = _marker(folder)
+    return None if found is None or "command" not in found else str(found["command"])
+
+
+def foreign_entries(folder: Path) -> list[str]:
+    """What ``folder`` holds beyond what fraudml wrote there (the marker lists it): a
+    replaced output must not take anyone else's files with it."""
+    found = _marker(folder) or {}
+    listed = found.get("entries")
+    if not isinstance(listed, list):
+        return []  # an older marker without the list: everything counts as fraudml's
+    ours = {*map(str, listed), MARKER}
+    return sorted(p.name for p in Path(folder).iterdir() if p.name not in ours)
 
 
 def check_output(
@@ -117,6 +139,14 @@ def check_output(
                     f"out={given!r} ({path}) holds the output of `fraudml {owner}`, not of "
                     f"`fraudml {command}`; name another folder"
                 )
+            extra = foreign_entries(path)
+            if extra:
+                raise OutputError(
+                    f"out={given!r} ({path}) is an earlier output of `fraudml {command}` but "
+                    f"now also holds what fraudml did not write ({', '.join(extra[:5])}"
+                    f"{' …' if len(extra) > 5 else ''}); replacing it would delete them: "
+                    "move them out or name a new folder"
+                )
     return path
 
 
@@ -135,12 +165,14 @@ class OutputClaim:
         """Yield an empty hidden sibling folder; on success it replaces :attr:`path`.
 
         An interrupted run leaves the old folder as it was (or none) and a hidden
-        ``.<name>.*.partial`` that the next claim of the same folder removes.
+        ``.<name>.fraudml-*.partial`` that the next claim of the same folder removes.
         """
         target = self.path
         check_output(target, self.command, self.protect, self.immutable)  # still ours?
         staging = Path(
-            tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
+            tempfile.mkdtemp(
+                prefix=f".{target.name}.{STAGING}", suffix=".partial", dir=target.parent
+            )
         )
         staging.chmod(0o777 & ~_umask())  # mkdtemp makes it private; give it mkdir's mode
         try:
@@ -150,6 +182,8 @@ class OutputClaim:
                     {
                         "command": self.command,
                         "written_at": datetime.now().isoformat("T", "seconds"),
+                        # what the folder holds, so that a later run knows what is its own
+                        "entries": sorted(p.name for p in staging.iterdir()),
                     }
                 )
                 + "\n",
@@ -204,7 +238,7 @@ def claim_output(
             f"out={str(target)!r} ({path}) is being written by another fraudml run "
             f"(lock {lock_file}); wait for it or name another folder"
         ) from None
-    for stale in path.parent.glob(f".{path.name}.*.partial"):
+    for stale in path.parent.glob(f".{path.name}.{STAGING}*.partial"):
         shutil.rmtree(stale, ignore_errors=True)
     old = path.with_name(f".{path.name}.old")
     if old.exists() and path.exists():

@@ -290,6 +290,8 @@ def _parquet_columns(con: duckdb.DuckDBPyConnection, path: Path) -> dict[str, st
                     f"{use} (expected another name)"
                 )
         described = run_sql(con, f"DESCRIBE SELECT * FROM read_parquet({_sql_str(path)})")
+    except duckdb.OutOfMemoryException:
+        raise  # the memory limit's, not the file's fault: see cli.main
     except duckdb.Error as exc:
         raise ContractError(f"{path}: unreadable as Parquet ({_first_line(exc)})") from exc
     return {
@@ -370,6 +372,8 @@ def broken_part(con: duckdb.DuckDBPyConnection, source: TableSource) -> tuple[Pa
     for path in source.files:
         try:
             run_sql(con, f"SELECT bit_xor(hash(COLUMNS(*))) FROM read_parquet({_sql_str(path)})")
+        except duckdb.OutOfMemoryException:
+            raise  # the memory limit's, not the file's fault: see cli.main
         except duckdb.Error as exc:
             return path, _first_line(exc)
     return None
@@ -407,6 +411,8 @@ def _stage_csv(
             f"escape='\"', store_rejects=true, rejects_table={_sql_str(rejects)}, "
             f"rejects_scan={_sql_str(rejects + '_scan')})",
         )
+    except duckdb.OutOfMemoryException:
+        raise  # the memory limit's, not the file's fault: see cli.main
     except duckdb.Error as exc:
         # DuckDB says only "Error when sniffing file" when a quote is never closed (the rest
         # of the file becomes one value): find the line, which is what the operator needs.

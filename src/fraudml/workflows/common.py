@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
-from fraudml.errors import RuleBaseError
+from fraudml.errors import OutputError, RuleBaseError
 from fraudml.features import Window
 from fraudml.io.load import Dataset, load_dataset
 from fraudml.io.outputs import OutputClaim, as_claim
@@ -111,3 +111,15 @@ def window_dict(window: Window) -> dict[str, str | None]:
         return value.isoformat()
 
     return {"start": iso(window.start), "end": iso(window.end)}
+
+
+def guard_store(folder: Path | None, data: Data, key: str) -> None:
+    """The tracking store may not live inside the dataset: raw data is never written."""
+    if folder is None:
+        return
+    store, dataset = Path(folder).resolve(), data_path(data).resolve()
+    if store == dataset or dataset in store.parents:
+        raise OutputError(
+            f"{key}={folder} is inside the dataset {dataset}, which fraudml never writes "
+            "into; keep the tracking store elsewhere"
+        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -23,7 +24,16 @@ from fraudml.rulebase import Rule
 from fraudml.scoring.pipeline import ScoreResult, score_period
 from fraudml.settings import EngineSettings, ScoreSettings
 from fraudml.tracking import mlflow_store as store
-from fraudml.workflows.common import Data, Out, claimed, data_path, opened, rule_base, window_dict
+from fraudml.workflows.common import (
+    Data,
+    Out,
+    claimed,
+    data_path,
+    guard_store,
+    opened,
+    rule_base,
+    window_dict,
+)
 from fraudml.workflows.training import tracking_folder
 
 log = logging.getLogger("fraudml")
@@ -103,6 +113,17 @@ def score(
     settings = settings or ScoreSettings()
     rules = rule_base(rules)
     folder = tracking_folder(settings.store)
+    guard_store(folder, data, "models.store")
+    if (
+        folder is not None
+        and not (Path(folder) / "mlflow.db").is_file()
+        and ("MLFLOW_TRACKING_URI" not in os.environ)
+    ):
+        # scoring reads models; it must not leave an empty store behind where none was
+        raise ModelError(
+            f"no tracking store at {folder} (no mlflow.db): run `make train DATA=…` first, "
+            "or set models.store (or MLFLOW_TRACKING_URI) to the store training used"
+        )
     with claimed(
         out, "score", protect=[folder] if folder else [], immutable=[data_path(data)]
     ) as output:

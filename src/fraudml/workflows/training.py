@@ -44,7 +44,15 @@ from fraudml.rulebase import Rule
 from fraudml.rulebase.engine import fingerprint
 from fraudml.settings import EngineSettings, TrainSettings
 from fraudml.tracking import mlflow_store as store
-from fraudml.workflows.common import Data, Out, claimed, data_path, opened, rule_base
+from fraudml.workflows.common import (
+    Data,
+    Out,
+    claimed,
+    data_path,
+    guard_store,
+    opened,
+    rule_base,
+)
 
 log = logging.getLogger("fraudml")
 
@@ -353,6 +361,7 @@ def train(
         min_positives=settings.min_positives,
     )
     folder = tracking_folder(settings.store)
+    guard_store(folder, data, "train.store")
     with claimed(
         out, "train", protect=[folder] if folder else [], immutable=[data_path(data)]
     ) as output:
