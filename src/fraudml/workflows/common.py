@@ -11,11 +11,12 @@ from pathlib import Path
 
 from fraudml.errors import OutputError, RuleBaseError
 from fraudml.features import Window
-from fraudml.io.load import Dataset, load_dataset
+from fraudml.io.load import Dataset
 from fraudml.io.outputs import OutputClaim, as_claim
 from fraudml.paths import conf_dir
 from fraudml.rulebase import CHECKS, Rule, RuleSpecError, load_rules
 from fraudml.settings import EngineSettings
+from fraudml.workflows.validation import validate
 
 log = logging.getLogger("fraudml")
 
@@ -61,16 +62,7 @@ def opened(
     if isinstance(data, Dataset):
         yield data
         return
-    engine = engine or EngineSettings()
-    ds = load_dataset(
-        data,
-        encoding=encoding,
-        memory_limit=engine.memory_limit,
-        threads=engine.threads,
-        cache=cache,
-    )
-    for warning in ds.warnings:
-        log.warning("%s", warning)
+    ds = validate(data, encoding=encoding, engine=engine, cache=cache)
     try:
         yield ds
     finally:
