@@ -88,8 +88,8 @@ FROM base LEFT JOIN drugs USING (patient_id)
 
 def run_fraudml(root: Path, work: Path) -> dict:
     from fraudml import load_dataset
+    from fraudml.entities import ENTITIES
     from fraudml.features import FEATURES, Window, build_profiles, materialise
-    from fraudml.features.entities import CONTEXT
 
     started = time.perf_counter()
     ds = load_dataset(root, database=work / "validated.duckdb")
@@ -99,7 +99,7 @@ def run_fraudml(root: Path, work: Path) -> dict:
     patient = tables["patient"]
     patient.select("patient_id", *SUBSET).to_parquet(work / "fraudml.parquet")
     # feature columns: everything but entity keys and peer-group context
-    columns = sum(len(t.columns) - 1 - len(CONTEXT[e]) for e, t in tables.items())
+    columns = sum(len(t.columns) - 1 - len(ENTITIES[e].context) for e, t in tables.items())
     ds.close()
     return {
         "validate_s": validated - started,

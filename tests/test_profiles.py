@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from fraudml import load_dataset
+from fraudml.entities import ENTITIES
 from fraudml.features import FEATURES, Window, build_profiles
-from fraudml.features.entities import CONTEXT, KEYS
 from fraudml.features.peers import with_peers
 from tests.builders import claim, line
 
@@ -18,7 +18,7 @@ from tests.builders import claim, line
 def profiles(root, window: Window | None = None):
     ds = load_dataset(root, memory_limit="1GB", threads=1)
     built = build_profiles(ds, window or Window())
-    frames = {e: t.to_pandas().set_index(KEYS[e]) for e, t in built.tables.items()}
+    frames = {e: t.to_pandas().set_index(ENTITIES[e].key) for e, t in built.tables.items()}
     ds.close()
     return frames, built.dropped
 
@@ -319,7 +319,7 @@ def test_every_column_is_in_the_registry_and_every_feature_is_computed(city_root
         # the synthetic city has no claim_codes: only the code-mix features are missing
         coded = {f.name for f in FEATURES if f.entity == entity and "claim_codes" in f.needs}
         names = {f.name for f in FEATURES if f.entity == entity} - coded
-        base = {c for c in frame.columns if "__peer_" not in c} - set(CONTEXT[entity])
+        base = {c for c in frame.columns if "__peer_" not in c} - set(ENTITIES[entity].context)
         assert base == names, entity
         assert set(dropped[entity]) == coded, entity
         peer = {c.split("__")[0] for c in frame.columns if c.endswith("__peer_z")}

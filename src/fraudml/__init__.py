@@ -10,6 +10,7 @@ The workflows, as the commands run them::
     leads = fraudml.score("data/synthetic/small", fraudml.Window(start, end)).leads
 """
 
+from fraudml.entities import ENTITIES, EntitySpec
 from fraudml.errors import (
     ContractError,
     FraudmlError,
@@ -53,9 +54,11 @@ def __getattr__(name: str) -> object:
 __version__ = "0.1.0"
 
 __all__ = [
+    "ENTITIES",
     "ContractError",
     "Dataset",
     "EngineSettings",
+    "EntitySpec",
     "FraudmlError",
     "ModelError",
     "NothingToScoreError",

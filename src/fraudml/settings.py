@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fraudml.entities import default_capacity
 from fraudml.errors import SettingError
 
 #: DuckDB's memory sizes: a number and a unit (``3GB``, ``512MiB``, ``1.5 GB``).
@@ -98,13 +99,7 @@ def capacities(capacity: Mapping[str, object], key: str = "evaluate.capacity") -
 
 
 #: Leads the auditors can take per entity type and period (``evaluate.capacity``).
-DEFAULT_CAPACITY: dict[str, int] = {
-    "patient": 100,
-    "provider": 5,
-    "doctor": 20,
-    "stay": 50,
-    "visit": 200,
-}
+DEFAULT_CAPACITY: dict[str, int] = default_capacity()
 #: Evaluation metrics a champion can be chosen on.
 CHAMPION_METRICS = ("ap", "roc_auc", "precision_at_k", "recall_at_k")
 

@@ -1,13 +1,12 @@
 """Behavioural profiles of patients, providers and doctors, as engine expressions."""
 
-from fraudml.features.build import PEER_GROUPS, Profiles, build_profiles, materialise
+from fraudml.features.build import Profiles, build_profiles, materialise
 from fraudml.features.inputs import Window
 from fraudml.features.registry import FEATURE_SET_VERSION, FEATURES, Feature
 
 __all__ = [
     "FEATURES",
     "FEATURE_SET_VERSION",
-    "PEER_GROUPS",
     "Feature",
     "Profiles",
     "Window",

@@ -8,23 +8,14 @@ from dataclasses import dataclass, field
 
 import ibis.expr.types as ir
 
-from fraudml.features.entities import BUILDERS, CONTEXT, KEYS
+from fraudml.entities import ENTITIES
+from fraudml.features.builders import BUILDERS
 from fraudml.features.inputs import Window, prepare
 from fraudml.features.peers import with_peers
 from fraudml.features.registry import FEATURES, NEEDS_TEXT, Entity, features
 from fraudml.io.load import Dataset
 
 log = logging.getLogger(__name__)
-
-#: Peer groups (水位): patients by age band × gender × scheme, providers by type × grade,
-#: doctors by department.
-PEER_GROUPS: dict[str, list[str]] = {
-    "patient": ["age_band", "gender", "insurance_type"],
-    "provider": ["provider_type", "level"],
-    "doctor": ["department"],
-    "stay": ["level", "diagnosis_group"],
-    "visit": ["visit_type", "department"],
-}
 
 
 @dataclass
@@ -59,9 +50,10 @@ def build_profiles(ds: Dataset, window: Window) -> Profiles:
         }
         prof = builder(x)
         cols = [f.name for f in available]
-        prof = prof.select(KEYS[entity], *CONTEXT[entity], *cols)
+        spec = ENTITIES[entity]
+        prof = prof.select(spec.key, *spec.context, *cols)
         peer_cols = [f.name for f in available if f.peer]
-        tables[entity] = with_peers(prof, PEER_GROUPS[entity], peer_cols)
+        tables[entity] = with_peers(prof, list(spec.peer_groups), peer_cols)
     return Profiles(tables, window, dropped)
 
 

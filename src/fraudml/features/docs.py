@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from fraudml.features.build import PEER_GROUPS
+from fraudml.entities import ENTITIES
 from fraudml.features.registry import FEATURE_SET_VERSION, FEATURES
 
 HEADER = """# Profile features / 画像特征
@@ -36,7 +36,7 @@ rule fired), named in `profiles.json`; `ARGS="rules.join=false"` leaves them out
 def render() -> str:
     parts = [HEADER.format(version=FEATURE_SET_VERSION)]
     for entity in ("patient", "provider", "doctor", "stay", "visit"):
-        groups = " × ".join(PEER_GROUPS[entity])
+        groups = " × ".join(ENTITIES[entity].peer_groups)
         parts.append(f"\n## {entity} (peers: {groups})\n")
         parts.append("| feature | 中文 | English | unit | family | peer | IF | needs |")
         parts.append("|---|---|---|---|---|---|---|---|")

@@ -8,11 +8,10 @@ column.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import pandas as pd
 
-Entity = Literal["patient", "provider", "doctor", "stay", "visit"]
+from fraudml.entities import Entity
 
 #: Bump when a feature's definition changes: models record it and refuse a mismatch.
 FEATURE_SET_VERSION = "3"

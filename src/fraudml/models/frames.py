@@ -11,22 +11,10 @@ from datetime import datetime
 
 import pandas as pd
 
+from fraudml.entities import ENTITIES
 from fraudml.features import FEATURES, Window, build_profiles, materialise
-from fraudml.features.entities import KEYS
 from fraudml.io.load import Dataset
 from fraudml.rulebase import Rule, RuleRun, apply_rules, with_rule_aggregates
-
-#: in training order: claim-level and patient models first, so that providers and doctors
-#: can be seen through the risk of their claims and patients (``models.network``)
-ENTITIES = ("patient", "stay", "visit", "provider", "doctor")
-#: the labels' entity_type for each modelled entity (stays and visits are claims)
-LABEL_TYPES = {
-    "patient": "patient",
-    "provider": "provider",
-    "doctor": "doctor",
-    "stay": "claim",
-    "visit": "claim",
-}
 
 
 def entity_frames(ds: Dataset, window: Window, rules: Sequence[Rule]) -> dict[str, pd.DataFrame]:
@@ -46,7 +34,7 @@ def frames_and_hits(
     out = {}
     for entity, table in tables.items():
         joined = with_rule_aggregates(table, run.hits, run.rules, entity)
-        frame = joined.to_pandas().set_index(KEYS[entity]).sort_index()
+        frame = joined.to_pandas().set_index(ENTITIES[entity].key).sort_index()
         frame.index = frame.index.astype(str)
         out[entity] = reproducible(frame)
     return out, run, profiles.dropped
@@ -102,7 +90,7 @@ def labels_as_of(
     empty = pd.DataFrame({"label": pd.Series(dtype=int), "scheme": pd.Series(dtype=str)})
     if labels is None or labels.empty:
         return empty
-    mine = labels[(labels.entity_type == LABEL_TYPES[entity]) & (labels.label == 1)]
+    mine = labels[(labels.entity_type == ENTITIES[entity].label_type) & (labels.label == 1)]
     if decided_before is not None:
         decided = pd.to_datetime(mine.decided_at)
         mine = mine[decided.notna() & (decided < pd.Timestamp(decided_before))]
@@ -122,7 +110,7 @@ def checked_entities(labels: pd.DataFrame | None, entity: str) -> pd.Index | Non
     where every unlabelled entity counts as not known to be fraud."""
     if labels is None or labels.empty:
         return None
-    mine = labels[labels.entity_type == LABEL_TYPES[entity]]
+    mine = labels[labels.entity_type == ENTITIES[entity].label_type]
     if not (mine.label == 0).any():
         return None
     return pd.Index(mine.entity_id.astype(str).unique())

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import pandas as pd
 
+from fraudml.entities import CLAIM_KINDS, ENTITIES, OWNERS
 from fraudml.features.registry import Feature
 
-#: entity → the claim frames' column naming it
-OWNERS = {"provider": "provider_id", "doctor": "doctor_id"}
 #: risk at or above which a claim counts as high-risk
 HIGH = 0.5
 
@@ -61,16 +60,18 @@ def with_network_features(
     ``visit``, ``stay`` and ``patient``; what is missing contributes nothing.
     """
     parts = []
-    for kind in ("visit", "stay"):
+    for kind in CLAIM_KINDS:
         if kind in frames and kind in scores:
-            cols = [c for c in ("provider_id", "doctor_id", "patient_id") if c in frames[kind]]
+            named = [ENTITIES[o].owner for o in OWNERS]
+            cols = [c for c in (*named, "patient_id") if c in frames[kind]]
             part = frames[kind][cols].copy()
             part["risk"] = scores[kind]["risk"].reindex(part.index)
             parts.append(part)
     claims = pd.concat(parts) if parts else pd.DataFrame(columns=["provider_id", "risk"])
     patient_risk = scores["patient"]["risk"] if "patient" in scores else pd.Series(dtype=float)
     out = dict(frames)
-    for entity, owner in OWNERS.items():
+    for entity in OWNERS:
+        owner = ENTITIES[entity].owner
         if entity not in frames:
             continue
         frame = frames[entity].copy()

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
+from fraudml.entities import ENTITIES
 from fraudml.models.estimators import ProfileIsolationForest, RiskClassifier
 
 RULE_LIFT = 0.5
@@ -70,7 +71,7 @@ class EntityModel:
         cols = dict.fromkeys(self.anomaly_features)
         cols.update(dict.fromkeys(f for f in self.features if f != ANOMALY))
         cols["rule_severity_score"] = None
-        if self.supervised is None and self.entity in ("provider", "doctor"):
+        if self.supervised is None and ENTITIES[self.entity].owner:
             cols["net_claim_risk"] = None
         return list(cols)
 

@@ -18,13 +18,13 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit
 
+from fraudml.entities import ENTITIES, OWNERS
 from fraudml.errors import TrainingError
 from fraudml.evaluate.metrics import ranking_metrics, recall_at_k_by_scheme
 from fraudml.features import FEATURE_SET_VERSION, Window
 from fraudml.io.load import Dataset
 from fraudml.models.estimators import ProfileIsolationForest, RiskClassifier
 from fraudml.models.frames import (
-    ENTITIES,
     checked_entities,
     entity_frames,
     frames_and_hits,
@@ -32,7 +32,6 @@ from fraudml.models.frames import (
     model_columns,
     target,
 )
-from fraudml.models.network import OWNERS as NETWORK_OWNERS
 from fraudml.models.network import with_network_features
 from fraudml.models.risk import EntityModel, fit_entity, score_frame, supervised_inputs
 from fraudml.rulebase import Rule
@@ -192,22 +191,11 @@ def plan_time_split(
     return split
 
 
-#: Naive rankings evaluated beside the models: (name, how to compute from the frame).
-BASELINES = {
-    "patient": {"fund_paid": "fund_paid", "claim_count": "n_claims"},
-    "provider": {"fund_paid": "fund_paid", "claim_count": "n_claims"},
-    "doctor": {"fees": ("n_claims", "cost_per_visit"), "claim_count": "n_claims"},
-    "stay": {"fund_paid": "fund_paid", "length_of_stay": "los_days"},
-    "visit": {"fund_paid": "fund_paid", "fee_lines": "n_lines"},
-}
-
-
 def baseline_scores(frame: pd.DataFrame, entity: str) -> dict[str, pd.Series]:
     """The naive rankings of ``entity`` that ``frame`` can give (a baseline over a
     feature the data lacks, such as fee lines, is left out)."""
     out = {}
-    for name, how in BASELINES[entity].items():
-        columns = how if isinstance(how, tuple) else (how,)
+    for name, columns in ENTITIES[entity].baselines.items():
         if not set(columns) <= set(frame.columns):
             continue
         out[f"baseline_{name}"] = frame[columns[0]]
@@ -264,7 +252,7 @@ def train_and_evaluate(
     window_scores: dict[str, dict[str, pd.DataFrame]] = {"fit": {}, "later": {}}
     networked = False
     for entity in ENTITIES:
-        if entity in NETWORK_OWNERS and not networked:
+        if entity in OWNERS and not networked:
             fit_frames = with_network_features(fit_frames, window_scores["fit"])
             later_frames = with_network_features(later_frames, window_scores["later"])
             eval_frames = with_network_features(eval_frames, scores)
@@ -391,7 +379,7 @@ def cross_validate(
     network: dict[str, pd.DataFrame] = {}
     networked = False
     for entity in ENTITIES:
-        if entity in NETWORK_OWNERS and not networked:
+        if entity in OWNERS and not networked:
             frames = with_network_features(frames, network)
             networked = True
         if entity not in frames or frames[entity].empty:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import ibis
 import ibis.expr.types as ir
 
-from fraudml.features.entities import KEYS
+from fraudml.entities import ENTITIES
 from fraudml.features.inputs import Window, fee_lines, prepare, repeated_trace_lines
 from fraudml.features.registry import Feature, unit_text
 from fraudml.io.load import Dataset
@@ -236,7 +236,7 @@ def rule_features(rules: Sequence[Rule], entity: str) -> list[Feature]:
 def rule_aggregates(hits: ir.Table, rules: Sequence[Rule], entity: str) -> ir.Table:
     """Hits and amounts per rule family for each ``entity`` (patient, provider, doctor)
     that has any; entities without hits are absent (join with a fill of 0)."""
-    key = KEYS[entity]
+    key = ENTITIES[entity].key
     h = hits.filter(hits[key].notnull())
     weight = ibis.cases(
         *[(h.severity == sev, w) for sev, w in SEVERITY_WEIGHTS.items()], else_=0.0
@@ -256,7 +256,7 @@ def with_rule_aggregates(
     profile: ir.Table, hits: ir.Table, rules: Sequence[Rule], entity: str
 ) -> ir.Table:
     """``profile`` with its entity's rule aggregates (0 where no rule fired)."""
-    key = KEYS[entity]
+    key = ENTITIES[entity].key
     agg = rule_aggregates(hits, rules, entity)
     joined = profile.left_join(agg, key)
     joined = joined.drop(*[c for c in joined.columns if c.endswith("_right")])

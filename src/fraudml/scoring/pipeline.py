@@ -14,13 +14,12 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from fraudml.entities import ENTITIES, OWNERS
 from fraudml.errors import ModelError, NothingToScoreError
 from fraudml.explain.contributions import explain, reasons
 from fraudml.features import FEATURE_SET_VERSION, Window
-from fraudml.features.entities import KEYS
 from fraudml.io.load import Dataset
-from fraudml.models.frames import ENTITIES, frames_and_hits
-from fraudml.models.network import OWNERS as NETWORK_OWNERS
+from fraudml.models.frames import frames_and_hits
 from fraudml.models.network import with_network_features
 from fraudml.models.risk import LEGACY_CURRENCY, EntityModel, score_frame
 from fraudml.models.training import admit_span, claims_in, span_text, window_text
@@ -187,7 +186,7 @@ def score_period(
     not_scored: dict[str, str] = {}
     networked = False
     for entity in ENTITIES:
-        if entity in NETWORK_OWNERS and not networked:
+        if entity in OWNERS and not networked:
             frames = with_network_features(frames, scored)
             networked = True
         if entity not in models:
@@ -241,7 +240,7 @@ def score_period(
         zh = reasons(why, lead_frame, entity, feats[entity], "zh", currency=ds.currency)
         en = reasons(why, lead_frame, entity, feats[entity], "en", currency=ds.currency)
         explain_seconds += time.perf_counter() - t0
-        key = KEYS[entity]
+        key = ENTITIES[entity].key
         mine = hits[hits[key].isin(chosen)] if key in hits else hits.iloc[0:0]
         by_lead = mine.groupby(key)
         for lead in chosen:

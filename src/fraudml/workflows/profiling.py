@@ -10,9 +10,9 @@ from pathlib import Path
 
 import ibis.expr.types as ir
 
+from fraudml.entities import ENTITIES
 from fraudml.features import FEATURE_SET_VERSION, Window, build_profiles, materialise
 from fraudml.features.build import dropped_summary
-from fraudml.features.entities import KEYS
 from fraudml.io.atomic import write_json
 from fraudml.io.load import Dataset
 from fraudml.rulebase import Rule, apply_rules, rule_features, with_rule_aggregates
@@ -85,7 +85,9 @@ def profiles(
             with output.staging() as tmp:
                 for entity, table in tables.items():
                     # rows in key order: the same data and config give the same file
-                    dataset.con.to_parquet(table.order_by(KEYS[entity]), tmp / f"{entity}.parquet")
+                    dataset.con.to_parquet(
+                        table.order_by(ENTITIES[entity].key), tmp / f"{entity}.parquet"
+                    )
                     counts[entity] = int(table.count().execute())
                 manifest["rows"] = counts
                 manifest["seconds"] = round(time.perf_counter() - started, 1)

@@ -13,11 +13,11 @@ from pathlib import Path
 import pandas as pd
 from mlflow.exceptions import MlflowException
 
+from fraudml.entities import ENTITIES
 from fraudml.errors import ModelError
 from fraudml.features import FEATURE_SET_VERSION, Window
 from fraudml.features.build import dropped_summary
 from fraudml.io.atomic import write_json
-from fraudml.models.frames import ENTITIES
 from fraudml.models.risk import EntityModel
 from fraudml.report.render import pseudonymise, render_html, write_leads_csv, write_xlsx
 from fraudml.rulebase import Rule

@@ -1,7 +1,8 @@
 """Per-entity profiles as Ibis expressions: patient, provider, doctor.
 
 Each builder returns one row per entity seen in the window, with the columns named in
-:mod:`fraudml.features.registry` plus a few context columns (peer-group attributes).
+:mod:`fraudml.features.registry` plus the spec's context columns
+(:mod:`fraudml.entities`).
 Aggregates of different grains are computed separately and joined on the entity key.
 """
 
@@ -11,21 +12,6 @@ import ibis
 import ibis.expr.types as ir
 
 from fraudml.features.inputs import Inputs, unregistered_chronic_claims
-
-CONTEXT = {
-    "patient": ("age_band", "gender", "insurance_type"),
-    "provider": ("provider_type", "level"),
-    "doctor": ("department", "provider_id"),
-    "stay": ("patient_id", "provider_id", "level", "diagnosis_group", "admit_time"),
-    "visit": ("patient_id", "provider_id", "doctor_id", "visit_type", "department", "admit_time"),
-}
-KEYS = {
-    "patient": "patient_id",
-    "provider": "provider_id",
-    "doctor": "doctor_id",
-    "stay": "claim_id",
-    "visit": "claim_id",
-}
 
 
 def _n(cond: ir.BooleanValue) -> ir.IntegerScalar:
