@@ -52,13 +52,13 @@ def test_peer_groups_are_context_columns_and_baselines_are_features():
 
 def test_default_capacity_is_the_specs_and_settings_use_it():
     assert default_capacity() == {e: s.capacity for e, s in ENTITIES.items()}
-    assert DEFAULT_CAPACITY == default_capacity()
+    assert default_capacity() == DEFAULT_CAPACITY
     assert dict(TrainSettings().capacity) == default_capacity()
     assert dict(ScoreSettings().capacity) == default_capacity()
 
 
 def test_an_unknown_type_is_named():
-    with pytest.raises(ValueError, match="'claims'.*patient, stay, visit, provider, doctor"):
+    with pytest.raises(ValueError, match=r"'claims'.*patient, stay, visit, provider, doctor"):
         spec("claims")
     assert spec("doctor").zh == "医师"
 

@@ -313,6 +313,31 @@ def test_without_fee_lines_item_features_are_dropped_and_listed(make_dataset):
     assert dropped["provider"]["drug_share"] == "no claim_items table (fee lines)"
 
 
+def test_without_a_catalog_its_features_are_dropped_and_listed_not_guessed(make_dataset):
+    from fraudml.window import CATALOG_COLUMNS, fee_lines, prepare
+
+    root = make_dataset()  # fee lines, no catalog
+    frames, dropped = profiles(root)
+    catalog_features = {"restricted_item_hits", "over_cap_lines", "price_to_cap"}
+    assert set(frames) == {"patient", "provider", "stay", "visit"}  # no doctor ids here
+    for entity in frames:
+        mine = {f.name for f in FEATURES if f.entity == entity} & catalog_features
+        assert {n: dropped[entity][n] for n in mine} == {
+            n: "no catalog table (item restrictions and price caps)" for n in mine
+        }, entity
+        assert not mine & set(frames[entity].columns), entity
+    assert "drug_share" in frames["provider"].columns  # fee lines still count
+
+    ds = load_dataset(root, memory_limit="1GB", threads=1)
+    try:
+        lines = fee_lines(ds, prepare(ds, Window(), fees=False).claims).to_pandas()
+    finally:
+        ds.close()
+    assert len(lines) == 3  # every fee line of the base data
+    assert lines[list(CATALOG_COLUMNS)].isna().all().all()
+    assert not lines.static_breach.any() and not lines.over_cap.any()
+
+
 def test_every_column_is_in_the_registry_and_every_feature_is_computed(city_root):
     frames, dropped = profiles(city_root)
     for entity, frame in frames.items():

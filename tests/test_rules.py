@@ -526,6 +526,22 @@ def test_rules_needing_a_missing_table_are_skipped_and_listed(make_dataset):
         ds.close()
 
 
+def test_catalog_rules_are_skipped_and_listed_without_a_catalog(make_dataset):
+    catalog_rules = [r for r in RULES.values() if r.family == "catalog"]
+    assert len(catalog_rules) >= 6
+    for root, expect_skipped in ((make_dataset(), True), (make_dataset(_catalog()), False)):
+        ds = load_dataset(root, memory_limit="1GB", threads=1)
+        try:
+            run = apply_rules(ds, Window(), [*catalog_rules, RULES["BIL-DUP-DAY"]])
+        finally:
+            ds.close()
+        if expect_skipped:
+            assert run.skipped == {r.id: "needs catalog" for r in catalog_rules}
+            assert [r.id for r in run.rules] == ["BIL-DUP-DAY"]
+        else:
+            assert run.skipped == {}
+
+
 def test_national_shape_and_entity_aggregates(make_dataset):
     root = make_dataset(_catalog(gender="F", price_cap=30))
     ds = load_dataset(root, memory_limit="1GB", threads=1)

@@ -21,9 +21,9 @@ from fraudml.errors import (
     SettingError,
     TrainingError,
 )
-from fraudml.features import Window
 from fraudml.io import Dataset, load_dataset
 from fraudml.settings import EngineSettings, ScoreSettings, TrainSettings
+from fraudml.window import Window
 
 #: The workflows and their results, imported on first use: ``import fraudml`` stays light
 #: for a command that only validates (training and scoring pull in MLflow and LightGBM).

@@ -7,8 +7,8 @@ from datetime import datetime
 from omegaconf import DictConfig
 
 from fraudml.errors import SettingError
-from fraudml.features import Window
 from fraudml.settings import EngineSettings
+from fraudml.window import Window
 
 
 def parse_date(value: str | None, name: str) -> datetime | None:

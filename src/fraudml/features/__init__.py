@@ -1,8 +1,8 @@
 """Behavioural profiles of patients, providers and doctors, as engine expressions."""
 
 from fraudml.features.build import Profiles, build_profiles, materialise
-from fraudml.features.inputs import Window
 from fraudml.features.registry import FEATURE_SET_VERSION, FEATURES, Feature
+from fraudml.window import Window
 
 __all__ = [
     "FEATURES",

@@ -10,10 +10,10 @@ import ibis.expr.types as ir
 
 from fraudml.entities import ENTITIES
 from fraudml.features.builders import BUILDERS
-from fraudml.features.inputs import Window, prepare
 from fraudml.features.peers import with_peers
 from fraudml.features.registry import FEATURES, NEEDS_TEXT, Entity, features
 from fraudml.io.load import Dataset
+from fraudml.window import Window, prepare
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from fraudml.features.inputs import Inputs, unregistered_chronic_claims
+from fraudml.window import Inputs, unregistered_chronic_claims
 
 
 def _n(cond: ir.BooleanValue) -> ir.IntegerScalar:

@@ -40,6 +40,8 @@ class Feature:
 
 _F = Feature
 ITEMS = ("claim_items",)
+#: fee lines read against the catalog's restrictions (price caps, limits, who may get it)
+ITEMS_CATALOG = ("claim_items", "catalog")
 #: claim times carry a time of day (some sources hold dates only)
 TIMES = ("claim_times",)
 #: every diagnosis and procedure of a claim (the optional ``claim_codes`` table)
@@ -48,6 +50,7 @@ CODES = ("claim_codes",)
 #: Why a feature is dropped when one of its needs is missing (for the run's output).
 NEEDS_TEXT = {
     "claim_items": "no claim_items table (fee lines)",
+    "catalog": "no catalog table (item restrictions and price caps)",
     "claim_codes": "no claim_codes table (diagnoses and procedures)",
     "claim_times": "claim times are dates only (no time of day)",
     "chronic_registrations": "no chronic_registrations table",
@@ -183,7 +186,7 @@ FEATURES: tuple[Feature, ...] = (
         "违反目录限定行数",
         "fee lines breaking a catalog restriction",
         "行",
-        needs=ITEMS,
+        needs=ITEMS_CATALOG,
     ),
     # ---------------------------------------------------------------- patient: inpatient
     _F("mean_los", "patient", "inpatient", "平均住院天数", "mean length of stay", "天"),
@@ -396,7 +399,7 @@ FEATURES: tuple[Feature, ...] = (
         "单价与限价之比",
         "mean unit price over its cap",
         "比例",
-        needs=ITEMS,
+        needs=ITEMS_CATALOG,
         peer=True,
     ),
     _F(
@@ -406,7 +409,7 @@ FEATURES: tuple[Feature, ...] = (
         "超限价行数",
         "fee lines priced above the cap",
         "行",
-        needs=ITEMS,
+        needs=ITEMS_CATALOG,
     ),
     _F(
         "restricted_item_hits",
@@ -415,7 +418,7 @@ FEATURES: tuple[Feature, ...] = (
         "违反目录限定行数",
         "fee lines breaking a catalog restriction",
         "行",
-        needs=ITEMS,
+        needs=ITEMS_CATALOG,
         peer=True,
     ),
     _F(
@@ -637,7 +640,7 @@ FEATURES: tuple[Feature, ...] = (
         "违反目录限定行数",
         "fee lines breaking a catalog restriction",
         "行",
-        needs=ITEMS,
+        needs=ITEMS_CATALOG,
     ),
     # ---------------------------------------------------------------- stay (inpatient claim)
     _F("los_days", "stay", "inpatient", "住院天数", "length of stay", "天", peer=True),
@@ -731,7 +734,7 @@ FEATURES: tuple[Feature, ...] = (
         "违反目录限定行数",
         "fee lines breaking a catalog restriction",
         "行",
-        needs=ITEMS,
+        needs=ITEMS_CATALOG,
     ),
     _F(
         "fees_outside_stay",
@@ -846,7 +849,7 @@ FEATURES: tuple[Feature, ...] = (
         "单价与限价之比(均值)",
         "mean unit price over its cap",
         "比例",
-        needs=ITEMS,
+        needs=ITEMS_CATALOG,
     ),
     _F(
         "restricted_item_hits",
@@ -855,7 +858,7 @@ FEATURES: tuple[Feature, ...] = (
         "违反目录限定行数",
         "fee lines breaking a catalog restriction",
         "行",
-        needs=ITEMS,
+        needs=ITEMS_CATALOG,
     ),
     _F(
         "repeated_trace_lines",

@@ -16,19 +16,19 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
-from fraudml.features.inputs import Window, unregistered_chronic_claims
 from fraudml.features.peers import with_peers
 from fraudml.rulebase.expr import RuleExpressionError, compile_expr
 from fraudml.rulebase.spec import Rule
+from fraudml.window import Window, unregistered_chronic_claims
 
 
 @dataclass
 class RuleInputs:
     """What the checks read, prepared once per run."""
 
-    #: window claims with patient and provider attributes (``features.inputs.prepare``)
+    #: window claims with patient and provider attributes (``fraudml.window.prepare``)
     claims: ir.Table
-    #: the window's fee lines with catalog restrictions (``features.inputs.fee_lines``)
+    #: the window's fee lines with catalog restrictions (``fraudml.window.fee_lines``)
     lines: ir.Table | None
     #: fee lines whose trace code was settled before (``repeated_trace_lines``)
     repeated: ir.Table | None
@@ -320,7 +320,7 @@ def check_peer_ratio(rule: Rule, x: RuleInputs) -> ir.Table:
 CHECKS: dict[str, Check] = {
     "line": Check(check_line, ("lines",)),
     "claim": Check(check_claim),
-    "daily_quantity": Check(check_daily_quantity, ("lines",)),
+    "daily_quantity": Check(check_daily_quantity, ("lines", "catalog")),
     "duplicate_item": Check(check_duplicate_item, ("lines",)),
     "repeated_trace": Check(check_repeated_trace, ("lines", "repeated")),
     "item_frequency": Check(check_item_frequency, ("lines",)),

@@ -17,12 +17,19 @@ import ibis
 import ibis.expr.types as ir
 
 from fraudml.entities import ENTITIES
-from fraudml.features.inputs import Window, fee_lines, prepare, repeated_trace_lines
 from fraudml.features.registry import Feature, unit_text
 from fraudml.io.load import Dataset
 from fraudml.rulebase.checks import CHECKS, RuleInputs
-from fraudml.rulebase.expr import RuleExpressionError, as_text, compile_expr, render
+from fraudml.rulebase.expr import (
+    RuleExpressionError,
+    as_text,
+    compile_expr,
+    names_in,
+    render,
+    template_fields,
+)
 from fraudml.rulebase.spec import SEVERITIES, Rule
+from fraudml.window import CATALOG_COLUMNS, Window, fee_lines, prepare, repeated_trace_lines
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +138,30 @@ def _message_fields(rule: Rule, x: RuleInputs, lang: str) -> dict:
     return {**rule.params, "money": unit_text("元", lang, x.currency)}
 
 
+#: The table behind each input a check or rule may need (what a skipped rule lacks).
+NEEDS_TABLES = {
+    "lines": "claim_items",
+    "repeated": "claim_items",
+    "registrations": "chronic_registrations",
+    "catalog": "catalog",
+}
+
+
+def rule_needs(rule: Rule) -> tuple[str, ...]:
+    """The inputs ``rule`` needs: its check's, plus ``catalog`` when its condition,
+    amount, message or evidence reads a catalog restriction (``price_cap`` …)."""
+    needs = CHECKS[rule.check].needs
+    read = set(rule.evidence)
+    for text in (rule.where, rule.amount):
+        if text:
+            read |= names_in(text)
+    for template in (rule.message.zh, rule.message.en):
+        read |= template_fields(template)
+    if (read - set(rule.params)) & set(CATALOG_COLUMNS) and "catalog" not in needs:
+        needs = (*needs, "catalog")
+    return needs
+
+
 def apply_rules(ds: Dataset, window: Window, rules: Sequence[Rule]) -> RuleRun:
     """Run ``rules`` over ``window`` of ``ds``; the hits are materialised in the engine."""
     started = time.perf_counter()
@@ -139,13 +170,13 @@ def apply_rules(ds: Dataset, window: Window, rules: Sequence[Rule]) -> RuleRun:
         "lines": x.lines is not None,
         "repeated": x.repeated is not None,
         "registrations": x.registrations is not None,
+        "catalog": "catalog" in ds,
     }
     runnable, skipped = [], {}
     for rule in rules:
-        lacking = [n for n in CHECKS[rule.check].needs if not present[n]]
+        lacking = [n for n in rule_needs(rule) if not present[n]]
         if lacking:
-            table = {"lines": "claim_items", "repeated": "claim_items"}.get(lacking[0], "")
-            skipped[rule.id] = f"needs {table or 'chronic_registrations'}"
+            skipped[rule.id] = f"needs {NEEDS_TABLES[lacking[0]]}"
         else:
             runnable.append(rule)
     parts = [rule_hits(rule, x) for rule in runnable]

@@ -64,6 +64,24 @@ FUNCTIONS: dict[str, Callable[..., ir.Value]] = {
 }
 
 
+def names_in(text: str) -> set[str]:
+    """The names an expression reads (columns or parameters); empty when it does not parse
+    (compiling it reports why)."""
+    try:
+        tree = ast.parse(str(text), mode="eval")
+    except SyntaxError:
+        return set()
+    return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+
+
+def template_fields(template: str) -> set[str]:
+    """The ``{field}`` names of a message template."""
+    try:
+        return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+    except ValueError:
+        return set()
+
+
 def compile_expr(text: str, table: ir.Table, params: Mapping[str, Any] | None = None) -> ir.Value:
     """Compile ``text`` into an Ibis expression over ``table``.
 

@@ -10,12 +10,12 @@ from datetime import datetime
 from pathlib import Path
 
 from fraudml.errors import OutputError, RuleBaseError
-from fraudml.features import Window
 from fraudml.io.load import Dataset
 from fraudml.io.outputs import OutputClaim, as_claim
 from fraudml.paths import conf_dir
 from fraudml.rulebase import CHECKS, Rule, RuleSpecError, load_rules
 from fraudml.settings import EngineSettings
+from fraudml.window import Window
 from fraudml.workflows.validation import validate
 
 log = logging.getLogger("fraudml")

@@ -8,11 +8,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fraudml.features import Window
 from fraudml.io.atomic import write_json
 from fraudml.io.load import Dataset
 from fraudml.rulebase import Rule, RuleRun, apply_rules, rule_aggregates, to_national
 from fraudml.rulebase.engine import fingerprint
+from fraudml.window import Window
 from fraudml.workflows.common import Out, claimed, rule_base, window_dict
 
 log = logging.getLogger("fraudml")
