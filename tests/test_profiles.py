@@ -430,3 +430,35 @@ def test_code_mix_is_dropped_and_listed_without_claim_codes(visits):
     assert "diagnoses_per_claim" not in frames["provider"].columns
     assert "claim_codes" in dropped["provider"]["diagnoses_per_claim"]
     assert "claim_codes" in dropped["stay"]["n_procedure_codes"]
+
+
+def test_profiles_and_rules_of_a_window_share_one_preparation(city_root, monkeypatch):
+    import fraudml.features.build as build
+    import fraudml.rulebase.engine as engine
+    from fraudml.models.frames import frames_and_hits
+    from fraudml.workflows import load_rule_base
+
+    calls = []
+    real = build.prepare
+
+    def counting(ds, window, **kw):
+        calls.append(window)
+        return real(ds, window, **kw)
+
+    monkeypatch.setattr(build, "prepare", counting)
+    monkeypatch.setattr(engine, "prepare", counting)
+    window = Window(datetime(2024, 3, 1), datetime(2024, 4, 1))
+    ds = load_dataset(city_root, memory_limit="1GB", threads=1)
+    try:
+        frames, run, _ = frames_and_hits(ds, window, load_rule_base())
+        alone = engine.apply_rules(ds, window, run.rules).hits.to_pandas()
+        shared = run.hits.to_pandas()
+    finally:
+        ds.close()
+    assert calls == [window, window]  # once for profiles and rules, once for rules alone
+    assert "rule_severity_score" in frames["patient"]
+    key = ["rule_id", "claim_id", "line_no", "entity_type", "entity_id"]
+    pd.testing.assert_frame_equal(
+        alone.sort_values(key).reset_index(drop=True),
+        shared.sort_values(key).reset_index(drop=True),
+    )

@@ -13,7 +13,7 @@ from fraudml.features.builders import BUILDERS
 from fraudml.features.peers import with_peers
 from fraudml.features.registry import FEATURES, NEEDS_TEXT, Entity, features
 from fraudml.io.load import Dataset
-from fraudml.window import Window, prepare
+from fraudml.window import Inputs, Window, prepare
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +26,8 @@ class Profiles:
     window: Window
     #: entity → feature → why it was dropped
     dropped: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: the window's prepared inputs, for the rules of the same window to reuse
+    inputs: Inputs | None = None
 
 
 def build_profiles(ds: Dataset, window: Window) -> Profiles:
@@ -54,7 +56,7 @@ def build_profiles(ds: Dataset, window: Window) -> Profiles:
         prof = prof.select(spec.key, *spec.context, *cols)
         peer_cols = [f.name for f in available if f.peer]
         tables[entity] = with_peers(prof, list(spec.peer_groups), peer_cols)
-    return Profiles(tables, window, dropped)
+    return Profiles(tables, window, dropped, x)
 
 
 def dropped_summary(dropped: dict[str, dict[str, str]]) -> list[str]:

@@ -30,7 +30,7 @@ def frames_and_hits(
     features the data could not give (entity → feature → why)."""
     profiles = build_profiles(ds, window)
     tables = materialise(ds, profiles)
-    run = apply_rules(ds, window, rules)
+    run = apply_rules(ds, window, rules, profiles.inputs)
     out = {}
     for entity, table in tables.items():
         joined = with_rule_aggregates(table, run.hits, run.rules, entity)

@@ -29,7 +29,7 @@ from fraudml.rulebase.expr import (
     template_fields,
 )
 from fraudml.rulebase.spec import SEVERITIES, Rule
-from fraudml.window import CATALOG_COLUMNS, Window, fee_lines, prepare, repeated_trace_lines
+from fraudml.window import CATALOG_COLUMNS, Inputs, Window, fee_lines, prepare
 
 log = logging.getLogger(__name__)
 
@@ -72,14 +72,17 @@ class RuleRun:
     skipped: dict[str, str] = field(default_factory=dict)
 
 
-def rule_inputs(ds: Dataset, window: Window) -> RuleInputs:
-    """Window claims (materialised once) and lazy fee lines for the checks."""
-    x = prepare(ds, window, fees=False)
+def rule_inputs(ds: Dataset, window: Window, prepared: Inputs | None = None) -> RuleInputs:
+    """Window claims (materialised once, or ``prepared`` for the window's profiles) and
+    lazy fee lines for the checks."""
+    x = prepared if prepared is not None else prepare(ds, window, fees=False)
+    if x.window != window:
+        raise ValueError(f"inputs prepared for {x.window} cannot run rules over {window}")
     has_lines = "claim_items" in ds
     return RuleInputs(
         claims=x.claims,
         lines=fee_lines(ds, x.claims) if has_lines else None,
-        repeated=repeated_trace_lines(ds, window) if has_lines else None,
+        repeated=x.repeated,
         registrations=x.registrations,
         providers=ds.table("providers"),
         window=window,
@@ -162,10 +165,13 @@ def rule_needs(rule: Rule) -> tuple[str, ...]:
     return needs
 
 
-def apply_rules(ds: Dataset, window: Window, rules: Sequence[Rule]) -> RuleRun:
-    """Run ``rules`` over ``window`` of ``ds``; the hits are materialised in the engine."""
+def apply_rules(
+    ds: Dataset, window: Window, rules: Sequence[Rule], prepared: Inputs | None = None
+) -> RuleRun:
+    """Run ``rules`` over ``window`` of ``ds``; the hits are materialised in the engine.
+    ``prepared`` reuses the window's inputs already prepared for its profiles."""
     started = time.perf_counter()
-    x = rule_inputs(ds, window)
+    x = rule_inputs(ds, window, prepared)
     present = {
         "lines": x.lines is not None,
         "repeated": x.repeated is not None,

@@ -44,6 +44,9 @@ class Inputs:
     days: ir.NumericScalar
     #: what the data has: its tables, plus ``claim_times`` when claims carry times of day
     tables: set[str]
+    #: :func:`repeated_trace_lines` as of the window's end, computed once for profiles and
+    #: rules alike; ``None`` when the dataset has no fee lines
+    repeated: ir.Table | None = None
 
 
 def _age_years(on: ir.TimestampValue, birth: ir.DateValue) -> ir.IntegerValue:
@@ -55,7 +58,8 @@ def prepare(ds: Dataset, window: Window, *, fees: bool = True) -> Inputs:
     and the dataset has fee lines) the fee lines summarised per claim.
 
     Both are computed into temporary engine tables with names of their own, so that
-    several windows (or profiles and rules) can be prepared on one connection.
+    several windows can be prepared on one connection; profiles and rules of one window
+    share one preparation (:attr:`fraudml.features.Profiles.inputs`).
     """
     claims = ds.table("claims")
     claims = claims.filter(window.holds(claims.admit_time))
@@ -94,9 +98,14 @@ def prepare(ds: Dataset, window: Window, *, fees: bool = True) -> Inputs:
     started = time.perf_counter()
     tag = next(_TAGS)
     c = ds.con.create_table(f"_window_claims_{tag}", c, temp=True, overwrite=True)
-    summary = None
-    if fees and "claim_items" in ds:
-        summary = claim_fees(fee_lines(ds, c), repeated_trace_lines(ds, window))
+    summary = repeated = None
+    if "claim_items" in ds:
+        # the trace-code look-back scans every coded line before the window's end: once
+        repeated = ds.con.create_table(
+            f"_window_repeats_{tag}", repeated_trace_lines(ds, window), temp=True, overwrite=True
+        )
+    if fees and repeated is not None:
+        summary = claim_fees(fee_lines(ds, c), repeated)
         summary = ds.con.create_table(f"_window_fees_{tag}", summary, temp=True, overwrite=True)
     log.info(
         "window claims%s ready (%.1f s)",
@@ -113,7 +122,7 @@ def prepare(ds: Dataset, window: Window, *, fees: bool = True) -> Inputs:
     has = set(ds.tables)
     if has_times_of_day(c):
         has.add("claim_times")
-    return Inputs(c, summary, regs, codes, window, days, has)
+    return Inputs(c, summary, regs, codes, window, days, has, repeated)
 
 
 def has_times_of_day(claims: ir.Table) -> bool:

@@ -65,7 +65,7 @@ def profiles(
         rule_info: dict[str, object] = {}
         if join_rules:
             # rule hits per family join each profile as features (0 where none fired)
-            run = apply_rules(dataset, window, rule_base(rules))
+            run = apply_rules(dataset, window, rule_base(rules), built.inputs)
             tables = {e: with_rule_aggregates(t, run.hits, run.rules, e) for e, t in tables.items()}
             rule_info = {
                 "rule_base": fingerprint(run.rules),
