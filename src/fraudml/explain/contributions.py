@@ -9,7 +9,9 @@ What is explained, stated once here and in every report:
   average number of splits that isolate the entity; *lower* is more abnormal, so a
   feature pushing the depth down is a reason for suspicion.
 
-Contributions plus the base value equal the explained output (checked in tests).
+Each model computes its own contributions (:meth:`fraudml.models.detector.Detector.explain`);
+this module names them and turns them into reasons. Contributions plus the base value
+equal the explained output (checked in tests).
 """
 
 from __future__ import annotations
@@ -18,9 +20,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sklearn.ensemble._iforest import _average_path_length
 
 from fraudml.features.registry import FEATURES, Feature, unit_text
+from fraudml.models.detector import Contributions, Detector
 from fraudml.models.network import network_registry
 from fraudml.models.risk import ANOMALY, EntityModel, supervised_inputs
 
@@ -39,40 +41,21 @@ class Explanation:
 
 
 def explain(model: EntityModel, frame: pd.DataFrame) -> Explanation:
-    """SHAP contributions for each row of ``frame`` (leads only: not cheap)."""
-    import shap
+    """SHAP contributions for each row of ``frame`` (leads only: not cheap).
 
+    The detector that ranks the entity type explains itself (:meth:`Detector.explain`):
+    the supervised model where there is one, else the anomaly model. This adds the input
+    names and the rows' index.
+    """
+    detector: Detector
     if model.supervised is not None:
-        X = supervised_inputs(model, frame)
-        explainer = shap.TreeExplainer(model.supervised.booster_.booster_)
-        values = explainer.shap_values(X)
-        base = explainer.expected_value
-        if isinstance(values, list):  # one array per class in some shap versions
-            values, base = values[-1], np.atleast_1d(base)[-1]
-        output = model.supervised.raw_score(X)
-        return Explanation(
-            np.asarray(values),
-            float(np.atleast_1d(base)[-1]),
-            output,
-            list(model.features),
-            "log-odds of the supervised model (LightGBM, before calibration)",
-            1,
-            frame.index,
-        )
-    X = model.anomaly.transformed(frame[model.anomaly_features].to_numpy(float, na_value=np.nan))
-    explainer = shap.TreeExplainer(model.anomaly.forest_)
-    values = np.asarray(explainer.shap_values(X))
-    scores = model.anomaly.forest_.score_samples(X)
-    c = _average_path_length([model.anomaly.forest_.max_samples_])[0]
-    depth = -c * np.log2(-scores)
+        detector, X, names = model.supervised, supervised_inputs(model, frame), model.features
+    else:
+        detector, names = model.anomaly, model.anomaly_features
+        X = frame[names].to_numpy(float, na_value=np.nan)
+    made: Contributions = detector.explain(X)
     return Explanation(
-        values,
-        float(np.atleast_1d(explainer.expected_value)[0]),
-        depth,
-        list(model.anomaly_features),
-        "mean isolation depth of the isolation forest (lower = more abnormal)",
-        -1,
-        frame.index,
+        made.values, made.base, made.output, list(names), made.what, made.direction, frame.index
     )
 
 

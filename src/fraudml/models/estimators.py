@@ -1,9 +1,12 @@
 """Risk estimators with scikit-learn's conventions: an isolation forest for profiles and
 a class-weighted, early-stopped, calibrated LightGBM classifier.
 
-Both expose ``risk_score(X)``: a number per row, higher = more suspicious, which is what
-ranking, evaluation and the registered models use (an isolation forest has no
-``predict_proba``).
+Both are :class:`~fraudml.models.detector.Detector` objects: ``risk_score(X)`` gives a
+number per row, higher = more suspicious, which is what ranking, evaluation and the
+registered models use (an isolation forest has no ``predict_proba``); ``explain(X)``
+gives SHAP contributions to the output each one explains.
+
+Registered models are pickles of these classes: add methods, never rename attributes.
 """
 
 from __future__ import annotations
@@ -16,6 +19,43 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.multiclass import type_of_target, unique_labels
 from sklearn.utils.validation import check_is_fitted, validate_data
+
+from fraudml.models.detector import Contributions
+
+#: what :meth:`ProfileIsolationForest.explain` explains (lower = more abnormal)
+ISOLATION_DEPTH = "mean isolation depth of the isolation forest (lower = more abnormal)"
+#: what :meth:`RiskClassifier.explain` explains (higher = more suspicious)
+LOG_ODDS = "log-odds of the supervised model (LightGBM, before calibration)"
+
+
+def average_path_length(n_samples: int) -> float:
+    """Average path length of an unsuccessful search in a binary search tree of
+    ``n_samples`` points: the isolation forest's normalising constant ``c(n)``.
+
+    ``c(n) = 2 H(n - 1) - 2 (n - 1) / n`` with the harmonic number
+    ``H(i) ≈ ln(i) + γ`` (Euler's constant), and ``c(2) = 1``, ``c(n) = 0`` for
+    ``n <= 1`` (Liu, Ting and Zhou, *Isolation Forest*, 2008, section 2). An isolation
+    forest's score is ``s = 2 ** (-depth / c(max_samples))``.
+
+    Written out (the same operations, so the same value, as scikit-learn's private
+    helper) rather than imported from scikit-learn's internals, which may change.
+
+    Parameters
+    ----------
+    n_samples : int
+        Points the tree was grown on (the forest's ``max_samples_``).
+
+    Returns
+    -------
+    float
+        ``c(n_samples)``.
+    """
+    if n_samples <= 1:
+        return 0.0
+    if n_samples == 2:
+        return 1.0
+    n = float(n_samples)
+    return float(2.0 * (np.log(n - 1.0) + np.euler_gamma) - 2.0 * (n - 1.0) / n)
 
 
 class ProfileIsolationForest(OutlierMixin, BaseEstimator):
@@ -94,6 +134,43 @@ class ProfileIsolationForest(OutlierMixin, BaseEstimator):
     def transformed(self, X) -> np.ndarray:
         """The model's actual input (missing values filled): what SHAP should explain."""
         return self._checked(X)
+
+    def isolation_depth(self, X) -> np.ndarray:
+        """Mean isolation depth per row: the average number of splits, over the trees,
+        that isolate the row (with :func:`average_path_length` for the points left in its
+        leaf); lower = more abnormal. ``risk_score == 2 ** (-depth / c(max_samples))``."""
+        return self._depth(self._checked(X))
+
+    def _depth(self, filled: np.ndarray) -> np.ndarray:
+        # scikit-learn's score_samples is -(2 ** (-depth / c)), so depth = -c * log2(-score)
+        c = average_path_length(self.forest_.max_samples_)
+        return -c * np.log2(-self.forest_.score_samples(filled))
+
+    def explain(self, X) -> Contributions:
+        """SHAP contributions to the mean isolation depth (:meth:`isolation_depth`) of
+        each row, on the model's actual inputs (missing values filled with the medians).
+
+        The depth, not the score, because that is what the forest's trees add up:
+        contributions plus the base value equal the depth.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_rows, n_features)
+            Profile rows, missing values allowed.
+
+        Returns
+        -------
+        Contributions
+            ``output`` the depth per row; ``direction`` -1 (a lower depth is more
+            abnormal).
+        """
+        import shap  # slow to import: only where leads are explained
+
+        filled = self._checked(X)
+        explainer = shap.TreeExplainer(self.forest_)
+        values = np.asarray(explainer.shap_values(filled))
+        base = float(np.atleast_1d(explainer.expected_value)[0])
+        return Contributions(values, base, self._depth(filled), ISOLATION_DEPTH, -1)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -181,7 +258,9 @@ class RiskClassifier(ClassifierMixin, BaseEstimator):
             verbose=-1,
         )
 
-    def fit(self, X, y, eval_set: tuple | None = None):
+    def fit(self, X, y=None, eval_set: tuple | None = None):
+        # y is required: the None default only matches the Detector protocol's signature,
+        # and validate_data refuses y=None for a classifier (scikit-learn's message)
         X, y = validate_data(self, X, y, ensure_all_finite="allow-nan", dtype=np.float64)
         kind = type_of_target(y, input_name="y", raise_unknown=True)
         if kind != "binary":
@@ -258,6 +337,34 @@ class RiskClassifier(ClassifierMixin, BaseEstimator):
     def risk_score(self, X) -> np.ndarray:
         """Calibrated probability of the positive class."""
         return self.predict_proba(X)[:, 1]
+
+    def explain(self, X) -> Contributions:
+        """SHAP contributions to the booster's log-odds (:meth:`raw_score`) of each row.
+
+        The log-odds before calibration, because that is what the trees add up; the
+        calibration is monotone, so the order of reasons is the same.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_rows, n_features)
+            Rows as in :meth:`fit`, missing values allowed.
+
+        Returns
+        -------
+        Contributions
+            ``output`` the log-odds per row; ``direction`` 1 (higher is more suspicious).
+        """
+        import shap  # slow to import: only where leads are explained
+
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, ensure_all_finite="allow-nan", dtype=np.float64)
+        explainer = shap.TreeExplainer(self.booster_.booster_)
+        values = explainer.shap_values(X)
+        base = explainer.expected_value
+        if isinstance(values, list):  # one array per class in some shap versions
+            values, base = values[-1], np.atleast_1d(base)[-1]
+        base = float(np.atleast_1d(base)[-1])
+        return Contributions(np.asarray(values), base, self._raw(X), LOG_ODDS, 1)
 
     @property
     def feature_importances_(self) -> np.ndarray:

@@ -1,12 +1,19 @@
 """Score a period: every entity gets a risk score and rank; leads get reasons and evidence.
 
 Data frames in, data frames out: the registered models come in as :class:`EntityModel`
-objects, the results leave as tables for the writers.
+objects, the results leave as tables for the writers. :func:`score_period` composes the
+steps, each a pure function of data frames in its own module:
+
+- :mod:`fraudml.scoring.rank`: rank and tier the scored entities (the scores sheet);
+- :mod:`fraudml.scoring.leads`: choose the leads (top capacity plus definite violations)
+  and lay out the leads sheet;
+- :mod:`fraudml.scoring.reasons`: explain the leads and render their reasons;
+- :mod:`fraudml.scoring.evidence`: order the rule hits, summarise each lead's and lay out
+  the evidence sheet.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Sequence
@@ -16,14 +23,44 @@ import pandas as pd
 
 from fraudml.entities import ENTITIES, OWNERS
 from fraudml.errors import ModelError, NothingToScoreError
-from fraudml.explain.contributions import explain, reasons
 from fraudml.features import FEATURE_SET_VERSION, Window
 from fraudml.io.load import Dataset
 from fraudml.models.frames import frames_and_hits
 from fraudml.models.network import with_network_features
 from fraudml.models.risk import LEGACY_CURRENCY, EntityModel, score_frame
 from fraudml.models.training import admit_span, claims_in, span_text, window_text
-from fraudml.rulebase import HIT_COLUMNS, Rule, rule_features
+from fraudml.rulebase import Rule, rule_features
+from fraudml.scoring.evidence import (
+    EVIDENCE_COLUMNS,
+    HIT_ORDER,
+    MAX_EVIDENCE_CLAIMS,
+    evidence_claims,
+    evidence_sheet,
+    hit_summary,
+    leads_hits,
+    ordered_hits,
+)
+from fraudml.scoring.leads import choose_leads, definite_violations, lead_table
+from fraudml.scoring.rank import rank_entities, scores_sheet, tier
+from fraudml.scoring.reasons import lead_reasons
+
+# the entry, its checks and the step names callers imported from here before the split
+__all__ = [
+    "EVIDENCE_COLUMNS",
+    "HIT_ORDER",
+    "MAX_EVIDENCE_CLAIMS",
+    "ScoreResult",
+    "check_claims_in_window",
+    "check_currency",
+    "check_feature_set",
+    "check_inputs",
+    "evidence_claims",
+    "not_scored_reason",
+    "ordered_hits",
+    "score_entities",
+    "score_period",
+    "tier",
+]
 
 log = logging.getLogger(__name__)
 
@@ -46,29 +83,6 @@ class ScoreResult:
     models: dict[str, str] = field(default_factory=dict)
     #: entity types with a model but nothing to score in the period: entity → why
     not_scored: dict[str, str] = field(default_factory=dict)
-
-
-#: evidence claims listed per lead (the first ones in :func:`ordered_hits` order)
-MAX_EVIDENCE_CLAIMS = 20
-#: how hits are ordered before any cap: the largest amounts first, then by claim, fee
-#: line and rule (the engine returns them in no fixed order); the other columns, in
-#: this order, settle what remains, so that identical runs keep identical hits
-HIT_ORDER: tuple[tuple[str, bool], ...] = (
-    ("amount", False),
-    ("claim_id", True),
-    ("line_no", True),
-    ("rule_id", True),
-    ("entity_type", True),
-    ("entity_id", True),
-)
-
-
-#: the evidence sheet: the lead, then each hit's rule, claim, amount and text
-EVIDENCE_COLUMNS = [
-    "lead_type",
-    "lead_id",
-    *(c for c in HIT_COLUMNS if c not in ("family", "entity_type", "entity_id")),
-]
 
 
 def check_inputs(
@@ -145,23 +159,49 @@ def not_scored_reason(
     return None
 
 
-def ordered_hits(hits: pd.DataFrame) -> pd.DataFrame:
-    """``hits`` in :data:`HIT_ORDER` (missing values last), renumbered from 0."""
-    first = [c for c, _ in HIT_ORDER if c in hits.columns]
-    by = [*first, *(c for c in hits.columns if c not in first)]
-    ascending = [dict(HIT_ORDER).get(c, True) for c in by]
-    ordered = hits.sort_values(by, ascending=ascending, na_position="last", kind="stable")
-    return ordered.reset_index(drop=True)
+def score_entities(
+    frames: dict[str, pd.DataFrame],
+    models: dict[str, EntityModel],
+    dropped: dict[str, dict[str, str]],
+) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame], dict[str, str]]:
+    """Score each entity type that has a model, in :data:`ENTITIES` order.
 
+    Parameters
+    ----------
+    frames : dict of str to DataFrame
+        Profiles per entity type.
+    models : dict of str to EntityModel
+        The models to score with.
+    dropped : dict
+        Features the data could not give: entity → feature → why.
 
-def evidence_claims(lead_hits: pd.DataFrame, cap: int = MAX_EVIDENCE_CLAIMS) -> list[str]:
-    """The distinct claims of a lead's (ordered) hits, the first ``cap`` of them."""
-    return list(dict.fromkeys(lead_hits.claim_id.dropna().astype(str)))[:cap]
-
-
-def tier(rank: int, capacity: int) -> str:
-    """A: within the auditors' capacity; B: within three times it; C: the rest."""
-    return "A" if rank <= capacity else ("B" if rank <= 3 * capacity else "C")
+    Returns
+    -------
+    scored : dict of str to DataFrame
+        :func:`fraudml.models.risk.score_frame` per scored entity type.
+    frames : dict of str to DataFrame
+        ``frames`` with the network features of the owners (providers, doctors), which
+        read the scores of the entity types scored before them.
+    not_scored : dict of str to str
+        Entity types with a model but nothing to score: why.
+    """
+    scored: dict[str, pd.DataFrame] = {}
+    not_scored: dict[str, str] = {}
+    networked = False
+    for entity in ENTITIES:
+        if entity in OWNERS and not networked:
+            frames = with_network_features(frames, scored)
+            networked = True
+        if entity not in models:
+            continue
+        reason = not_scored_reason(entity, frames, dropped)
+        if reason is not None:
+            log.warning("%s has a champion model but is not scored: %s", entity, reason)
+            not_scored[entity] = reason
+            continue
+        check_inputs(entity, models[entity], frames[entity], dropped.get(entity, {}))
+        scored[entity] = score_frame(models[entity], frames[entity])
+    return scored, frames, not_scored
 
 
 def score_period(
@@ -182,22 +222,7 @@ def score_period(
     check_currency(models, ds.currency)
     frames, run, dropped = frames_and_hits(ds, window, rules)
     hits = ordered_hits(run.hits.to_pandas())
-    scored: dict[str, pd.DataFrame] = {}
-    not_scored: dict[str, str] = {}
-    networked = False
-    for entity in ENTITIES:
-        if entity in OWNERS and not networked:
-            frames = with_network_features(frames, scored)
-            networked = True
-        if entity not in models:
-            continue
-        reason = not_scored_reason(entity, frames, dropped)
-        if reason is not None:
-            log.warning("%s has a champion model but is not scored: %s", entity, reason)
-            not_scored[entity] = reason
-            continue
-        check_inputs(entity, models[entity], frames[entity], dropped.get(entity, {}))
-        scored[entity] = score_frame(models[entity], frames[entity])
+    scored, frames, not_scored = score_entities(frames, models, dropped)
     if not scored:
         listed = "; ".join(f"{e}: {why}" for e, why in not_scored.items()) or "no models"
         raise NothingToScoreError(
@@ -205,73 +230,36 @@ def score_period(
             f"{window_text(window)} ({listed})"
         )
 
-    table, lead_rows, evidence, explained = [], [], [], {}
+    sheets: list[pd.DataFrame] = []
+    lead_sheets: list[pd.DataFrame] = []
+    evidence: list[pd.DataFrame] = []
+    explained: dict[str, str] = {}
     explain_seconds = 0.0
-    feats = {e: rule_features(run.rules, e) for e in scored}
     for entity, s in scored.items():
         frame = frames[entity]
-        ordered = s.sort_values("risk", ascending=False, kind="stable")
-        rank = pd.Series(range(1, len(ordered) + 1), index=ordered.index)
         k = int(capacity.get(entity, 100))
         model_name = f"{versions.get(entity, '?')}"
-        out = pd.DataFrame(
-            {
-                "entity_type": entity,
-                "entity_id": s.index.astype(str),
-                "score": s.risk.to_numpy(),
-                "rank": rank.reindex(s.index).to_numpy(),
-                "anomaly_score": s.anomaly_score.to_numpy(),
-                "supervised": s.supervised.to_numpy(),
-                "rule_part": s.rule_part.to_numpy(),
-                "model": model_name,
-            }
-        )
-        out["tier"] = [tier(r, k) for r in out["rank"]]
-        table.append(out)
-        definite = frame.get("rule_definite_hits", pd.Series(0, index=frame.index)) > 0
-        definite = definite & definite_leads
-        chosen = s.index[(rank.reindex(s.index) <= k).to_numpy() | definite.to_numpy()]
+        ranked = rank_entities(s, k)
+        sheets.append(scores_sheet(entity, ranked, model_name))
+        definite = definite_violations(frame) if definite_leads else None
+        chosen = choose_leads(ranked["rank"], k, definite)
         if len(chosen) == 0:
             continue
-        lead_frame = frame.loc[chosen]
         t0 = time.perf_counter()
-        why = explain(models[entity], lead_frame)
-        explained[entity] = why.what
-        zh = reasons(why, lead_frame, entity, feats[entity], "zh", currency=ds.currency)
-        en = reasons(why, lead_frame, entity, feats[entity], "en", currency=ds.currency)
+        why = lead_reasons(
+            models[entity], frame.loc[chosen], entity, rule_features(run.rules, entity), ds.currency
+        )
         explain_seconds += time.perf_counter() - t0
+        explained[entity] = why.what
         key = ENTITIES[entity].key
-        mine = hits[hits[key].isin(chosen)] if key in hits else hits.iloc[0:0]
-        by_lead = mine.groupby(key)
-        for lead in chosen:
-            lead_hits = by_lead.get_group(lead) if lead in by_lead.groups else mine.iloc[0:0]
-            claims = evidence_claims(lead_hits)
-            lead_rows.append(
-                {
-                    "entity_type": entity,
-                    "entity_id": str(lead),
-                    "score": float(s.risk[lead]),
-                    "rank": int(rank[lead]),
-                    "tier": tier(int(rank[lead]), k),
-                    "model": model_name,
-                    "reasons_zh": "；".join(r["text"] for r in zh[str(lead)]),
-                    "reasons_en": "; ".join(r["text"] for r in en[str(lead)]),
-                    "reasons_json": json.dumps(
-                        {"zh": zh[str(lead)], "en": en[str(lead)]}, ensure_ascii=False
-                    ),
-                    "rule_hits": len(lead_hits),
-                    "rule_ids": ",".join(sorted(set(lead_hits.rule_id))),
-                    "rule_amount": round(float(lead_hits.amount.sum()), 2),
-                    "evidence_claims": ",".join(claims),
-                }
-            )
+        mine = leads_hits(hits, key, chosen)
+        summary = hit_summary(mine, key, chosen)
+        lead_sheets.append(lead_table(entity, model_name, ranked.loc[chosen], why.table, summary))
         if len(mine):
-            evidence.append(
-                mine.assign(lead_type=entity, lead_id=mine[key].astype(str))[EVIDENCE_COLUMNS]
-            )
+            evidence.append(evidence_sheet(entity, mine, key))
         log.info("%-8s %s scored, %d leads", entity, f"{len(s):,}", len(chosen))
-    scores = pd.concat(table, ignore_index=True) if table else pd.DataFrame()
-    leads = pd.DataFrame(lead_rows)
+    scores = pd.concat(sheets, ignore_index=True) if sheets else pd.DataFrame()
+    leads = pd.concat(lead_sheets, ignore_index=True) if lead_sheets else pd.DataFrame()
     if not leads.empty:
         leads = leads.sort_values(["entity_type", "rank"], kind="stable").reset_index(drop=True)
     ev = pd.concat(evidence, ignore_index=True) if evidence else pd.DataFrame()

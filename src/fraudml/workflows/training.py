@@ -119,16 +119,11 @@ def _artifacts(result: TrainingResult, params: dict, folder: Path) -> None:
 
 def _shap(result: TrainingResult, folder: Path) -> None:
     """SHAP summary of each supervised model on (up to 2,000 rows of) its evaluation data."""
-    import shap
-
     for entity, model in result.models.items():
         if model.supervised is None or entity not in result.explain_inputs:
             continue
         X = result.explain_inputs[entity][:2000]
-        explainer = shap.TreeExplainer(model.supervised.booster_.booster_)
-        values = np.asarray(explainer.shap_values(X))
-        if values.ndim == 3:  # older shap: one array per class
-            values = values[-1]
+        values = model.supervised.explain(X).values  # the detector explains itself
         shap_summary(values, X, model.features, f"{entity}: SHAP", folder / f"shap_{entity}.png")
 
 
