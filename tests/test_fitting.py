@@ -154,3 +154,42 @@ def test_baselines_come_from_the_vocabulary():
     assert out["baseline_fees"].tolist() == [10.0, 3.0]
     assert out["baseline_claim_count"].tolist() == [2, 3]
     assert set(baseline_scores(frame[["n_claims"]], "doctor")) == {"baseline_claim_count"}
+
+
+def test_a_withheld_scheme_is_neither_positive_nor_negative_in_fitting(monkeypatch):
+    import fraudml.models.fitting as fitting
+
+    labels = pd.DataFrame(
+        {
+            "entity_type": ["patient", "patient", "claim", "patient"],
+            "entity_id": ["a", "b", "a", "c"],
+            "label": [1, 1, 1, 0],
+            "scheme": ["card_lending", "phantom_billing", "card_lending", "card_lending"],
+            "decided_at": ["2024-01-01"] * 4,
+        }
+    )
+    assert list(fitting.withheld_entities(labels, "patient", ["card_lending"])) == ["a"]
+    assert list(fitting.withheld_entities(labels, "stay", ["card_lending"])) == ["a"]
+    assert fitting.withheld_entities(labels, "patient", []).empty
+
+    seen = {}
+
+    def fake_fit_entity(entity, fit, y_fit, later, y_later, **kw):
+        seen.update(fit=list(fit.index), y_fit=list(y_fit), later=list(later.index))
+        return _model(entity)
+
+    monkeypatch.setattr(fitting, "fit_entity", fake_fit_entity)
+    monkeypatch.setattr(fitting, "model_columns", lambda frame, entity: ([], []))
+    monkeypatch.setattr(
+        fitting, "score_frame", lambda model, frame: _scores(frame, [0.0] * len(frame))
+    )
+    frame = pd.DataFrame(
+        {"x": [1, 2, 3, 4], "rule_severity_score": 0.0}, index=pd.Index(["a", "b", "c", "d"])
+    )
+    from datetime import datetime
+
+    fitter = fitting.time_fitter(labels, datetime(2025, 1, 1), withhold=["card_lending"])
+    fit = fitter("patient", {"fit": frame, "later": frame, "evaluation": frame})
+    assert seen == {"fit": ["b", "c", "d"], "y_fit": [1, 0, 0], "later": ["b", "c", "d"]}
+    assert list(fit.heldout.index) == ["a", "b", "c", "d"]  # still scored and judged
+    assert list(fit.window_scores["fit"].index) == ["a", "b", "c", "d"]

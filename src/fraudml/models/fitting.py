@@ -17,7 +17,7 @@ Nothing here computes a metric (:mod:`fraudml.models.evaluation` does).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -85,9 +85,35 @@ def fit_in_order(windows: Frames, fitter: Fitter) -> tuple[dict[str, EntityFit],
     return fits, frames
 
 
-def time_fitter(labels: pd.DataFrame | None, until: datetime, **fit_kwargs: Any) -> Fitter:
+def withheld_entities(
+    labels: pd.DataFrame | None, entity: str, schemes: Collection[str]
+) -> pd.Index:
+    """Ids of ``entity`` labelled positive for one of ``schemes`` at any date."""
+    if labels is None or labels.empty or not schemes:
+        return pd.Index([], dtype=object)
+    mine = labels[
+        (labels.entity_type == ENTITIES[entity].label_type)
+        & (labels.label == 1)
+        & labels.scheme.isin(list(schemes))
+    ]
+    return pd.Index(mine.entity_id.astype(str).unique())
+
+
+def time_fitter(
+    labels: pd.DataFrame | None,
+    until: datetime,
+    *,
+    withhold: Collection[str] = (),
+    **fit_kwargs: Any,
+) -> Fitter:
     """A fitter on the windows ``fit``, ``later`` and ``evaluation`` of a time split,
-    learning from the labels decided before ``until``."""
+    learning from the labels decided before ``until``.
+
+    ``withhold`` names schemes whose labels the models must not learn from, to measure
+    how a scheme nobody has labelled yet is found: its labelled entities are left out of
+    the fitting window and the later slice (neither positives nor negatives), and are
+    still scored and judged in the evaluation window.
+    """
 
     def fit_one(entity: str, frames: Mapping[str, pd.DataFrame]) -> EntityFit | None:
         fit, evaluation = frames.get("fit"), frames.get("evaluation")
@@ -95,6 +121,9 @@ def time_fitter(labels: pd.DataFrame | None, until: datetime, **fit_kwargs: Any)
             log.warning("%s: no profiles in the fitting or evaluation window; skipped", entity)
             return None
         later = frames["later"]
+        hidden = withheld_entities(labels, entity, withhold)
+        if len(hidden):
+            fit, later = fit[~fit.index.isin(hidden)], later[~later.index.isin(hidden)]
         features, anomaly_features = model_columns(fit, entity)
         known = labels_as_of(labels, entity, until)
         model = fit_entity(
@@ -107,9 +136,10 @@ def time_fitter(labels: pd.DataFrame | None, until: datetime, **fit_kwargs: Any)
             anomaly_features=anomaly_features,
             **fit_kwargs,
         )
-        scored = {"fit": score_frame(model, fit)}
-        if not later.empty:
-            scored["later"] = score_frame(model, later)
+        # owners' network features read every row of a window, the withheld included
+        scored = {"fit": score_frame(model, frames["fit"])}
+        if not frames["later"].empty:
+            scored["later"] = score_frame(model, frames["later"])
         scored["evaluation"] = score_frame(model, evaluation)
         return EntityFit(
             model,

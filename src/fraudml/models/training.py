@@ -130,9 +130,12 @@ def train_and_evaluate(
     supervised: RiskClassifier,
     capacity: dict[str, int],
     min_positives: int,
+    withhold: Sequence[str] = (),
 ) -> TrainingResult:
     """Fit per entity type on ``split`` and evaluate on its evaluation window
-    (:class:`TrainingError` when a part of the split holds no claims)."""
+    (:class:`TrainingError` when a part of the split holds no claims). ``withhold`` names
+    schemes whose labels are kept from the models (:func:`~fraudml.models.fitting.time_fitter`)
+    and judged all the same."""
     check_time_split(ds, split)
     labels = _labels(ds)
     log.info("profiles for the fitting window %s … %s", split.start.date(), split.fit_end.date())
@@ -144,6 +147,7 @@ def train_and_evaluate(
     fitter = time_fitter(
         labels,
         split.until,
+        withhold=withhold,
         anomaly=anomaly,
         supervised=supervised,
         min_positives=min_positives,
