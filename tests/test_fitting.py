@@ -193,3 +193,33 @@ def test_a_withheld_scheme_is_neither_positive_nor_negative_in_fitting(monkeypat
     assert seen == {"fit": ["b", "c", "d"], "y_fit": [1, 0, 0], "later": ["b", "c", "d"]}
     assert list(fit.heldout.index) == ["a", "b", "c", "d"]  # still scored and judged
     assert list(fit.window_scores["fit"].index) == ["a", "b", "c", "d"]
+
+
+def test_claims_of_both_kinds_are_judged_on_one_scale():
+    from fraudml.models.evaluation import evaluate_claims
+
+    stays = pd.DataFrame(
+        {"rule_severity_score": [0.0, 2.0], "fund_paid": [900.0, 100.0]},
+        index=pd.Index(["s1", "s2"]),
+    )
+    visits = pd.DataFrame(
+        {"rule_severity_score": [1.0, 0.0, 0.0], "fund_paid": [50.0, 20.0, 10.0]},
+        index=pd.Index(["v1", "v2", "v3"]),
+    )
+    labelled = {
+        "stay": _scores(stays, [0.9, 0.2]).assign(label=[1, 0], scheme=["fake", None]),
+        "visit": _scores(visits, [0.5, 0.95, 0.1]).assign(
+            label=[0, 1, 0], scheme=[None, "phantom", None]
+        ),
+    }
+    metrics, schemes = evaluate_claims(labelled, {"stay": stays, "visit": visits}, k=2)
+    m = metrics.set_index("method")
+    assert list(m.index) == ["risk", "rules", "baseline_fund_paid"]
+    assert set(metrics.entity) == {"claim"}
+    # risk ranks v2, s1, v1, s2, v3: both positives in the top two
+    assert (m.loc["risk", "ap"], m.loc["risk", "recall_at_k"]) == (1.0, 1.0)
+    assert (m.loc["risk", "positives"], m.loc["risk", "n"]) == (2, 5)
+    # fund paid ranks s1, s2, v1, v2, v3: positives at 1 and 4
+    assert m.loc["baseline_fund_paid", "ap"] == pytest.approx((1 + 2 / 4) / 2)
+    risk = schemes[schemes.method == "risk"].set_index("scheme").recall_at_k.to_dict()
+    assert risk == {"fake": 1.0, "phantom": 1.0}

@@ -181,6 +181,25 @@ def test_score_command_writes_the_contract_outputs_atomically(city_root, tmp_pat
     html = (out / "report.html").read_text(encoding="utf-8")
     assert "not-in-the-report" not in html and leads.entity_id.iloc[0] in html
     assert pd.read_csv(out / "leads.csv").shape[0] == len(leads)
+    # the labels' vocabulary: stays and visits are claims, ranked on one scale
+    assert set(scores.entity_type) == {"patient", "claim", "provider", "doctor"}
+    claims = scores[scores.entity_type == "claim"]
+    assert set(claims.claim_kind) == {"stay", "visit"}
+    assert scores[scores.entity_type != "claim"].claim_kind.isna().all()
+    assert claims.entity_id.is_unique
+    # leads are bounded by the capacity per lead type (claims: stays' + visits')
+    per_type = leads.groupby("entity_type").size().to_dict()
+    assert per_type["claim"] <= 50 + 200 and per_type["patient"] <= 100
+    assert per_type.get("provider", 0) <= 5 and per_type.get("doctor", 0) <= 20
+    # definite violations: their own output and sheets, not leads
+    violations = pd.read_parquet(out / "violations.parquet")
+    assert len(violations) == manifest["rows"]["violations"] > 0
+    assert violations.patient_id.str.fullmatch(r"P[0-9a-f]{16}").all()  # pseudonymised
+    sheets = pd.read_excel(out / "report.xlsx", sheet_name=None)
+    assert {"leads", "evidence", "violations", "deductions"} <= set(sheets)
+    deductions = sheets["deductions"]
+    assert round(deductions.amount.sum(), 2) == manifest["deductions"]["amount"]
+    assert "Deduction list" in html
 
 
 def test_report_opens_in_headless_chromium_without_console_errors(tmp_path):

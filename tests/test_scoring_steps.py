@@ -101,6 +101,7 @@ def test_ranked_entities_and_the_scores_sheet():
     assert sheet.iloc[1].to_dict() == {
         "entity_type": "patient",
         "entity_id": "P2",
+        "claim_kind": None,
         "score": 0.9,
         "rank": 1,
         "anomaly_score": 0.5,
@@ -159,6 +160,7 @@ def test_the_lead_table_joins_scores_reasons_and_evidence_in_order():
         {
             "entity_type": "patient",
             "entity_id": "P2",
+            "claim_kind": None,
             "score": 0.9,
             "rank": 1,
             "tier": "A",
@@ -174,6 +176,7 @@ def test_the_lead_table_joins_scores_reasons_and_evidence_in_order():
         {
             "entity_type": "patient",
             "entity_id": "P4",
+            "claim_kind": None,
             "score": 0.9,
             "rank": 2,
             "tier": "A",

@@ -12,7 +12,7 @@ claims, can be seen through the risk of their claims and patients
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -155,3 +155,20 @@ def spec(entity: str) -> EntitySpec:
 def default_capacity() -> dict[str, int]:
     """The auditors' default capacity per entity type."""
     return {e: s.capacity for e, s in ENTITIES.items()}
+
+
+def lead_types(entities: Iterable[str]) -> dict[str, list[str]]:
+    """The labels' entity types and the entity types among ``entities`` each gathers, in
+    fitting order: stays and visits are both ``claim``, ranked on one scale."""
+    out: dict[str, list[str]] = {}
+    for name in sorted(set(entities), key=lambda e: spec(e).order):
+        out.setdefault(spec(name).label_type, []).append(name)
+    return out
+
+
+def lead_capacity(capacity: Mapping[str, int], lead_type: str, kinds: Iterable[str]) -> int:
+    """The auditors' capacity for one lead type: its own entry (``claim``, say) when
+    given, else the sum of its kinds' (stays and visits) or their defaults."""
+    if lead_type in capacity:
+        return int(capacity[lead_type])
+    return sum(int(capacity.get(k, spec(k).capacity)) for k in kinds)

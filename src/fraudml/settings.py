@@ -164,12 +164,14 @@ class ScoreSettings:
     ``namespace`` is the registry namespace of the models (``None``: the one training
     used for the dataset's folder); ``store`` the local tracking store when
     ``MLFLOW_TRACKING_URI`` is unset; ``definite_leads`` makes every entity with a
-    definite rule violation a lead beyond the capacity; ``salt`` (with ``pseudonymise``)
-    keys the salted hash that replaces patient ids, and is never written.
+    definite rule violation a lead beyond the capacity (off: definite violations go to
+    the deduction list, ``violations.parquet``, and only raise their entities' rank);
+    ``salt`` (with ``pseudonymise``) keys the salted hash that replaces patient ids, and
+    is never written.
     """
 
     capacity: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_CAPACITY))
-    definite_leads: bool = True
+    definite_leads: bool = False
     lang: str = "zh"
     pseudonymise: bool = False
     salt: str | None = field(default=None, repr=False)

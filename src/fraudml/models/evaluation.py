@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from fraudml.entities import ENTITIES
+from fraudml.entities import CLAIM_KINDS, ENTITIES, lead_capacity
 from fraudml.evaluate.metrics import ranking_metrics, recall_at_k_by_scheme
 from fraudml.models.fitting import EntityFit
 from fraudml.models.frames import labels_as_of, target
@@ -87,15 +87,60 @@ def evaluate_entity(
     return pd.DataFrame(rows), pd.DataFrame(scheme_rows), labelled
 
 
+def evaluate_claims(
+    labelled: Mapping[str, pd.DataFrame], frames: Mapping[str, pd.DataFrame], k: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Stays and visits read together, as scoring ranks them: one scale for a period's
+    claims (the risk, the rules and the fund's payment; the anomaly scores of two kinds
+    are not on one scale and are not pooled).
+
+    Parameters
+    ----------
+    labelled : mapping of str to DataFrame
+        :func:`evaluate_entity`'s labelled held-out scores of each claim kind.
+    frames : mapping of str to DataFrame
+        The held-out rows of each claim kind (their ``rule_severity_score`` and
+        ``fund_paid``).
+    k : int
+        The auditors' capacity for claims.
+    """
+    kinds = [kind for kind in CLAIM_KINDS if kind in labelled]
+    scored = pd.concat([labelled[kind] for kind in kinds])
+    rows = pd.concat([frames[kind] for kind in kinds])
+    y = scored["label"].to_numpy()
+    methods = {"risk": scored["risk"], "rules": rows["rule_severity_score"]}
+    if "fund_paid" in rows:
+        methods["baseline_fund_paid"] = rows["fund_paid"]
+    out, scheme_rows = [], []
+    for method, s in methods.items():
+        values = s.to_numpy(dtype=float)
+        out.append({"entity": "claim", "method": method, **ranking_metrics(y, values, k)})
+        for name, r in recall_at_k_by_scheme(y, values, scored["scheme"], k).items():
+            scheme_rows.append(
+                {"entity": "claim", "method": method, "scheme": name, "recall_at_k": r}
+            )
+    return pd.DataFrame(out), pd.DataFrame(scheme_rows)
+
+
 def evaluate(
     fits: Mapping[str, EntityFit], labels: pd.DataFrame | None, capacity: Mapping[str, int]
 ) -> Evaluation:
     """Judge every fit's held-out scores with every label known; K per entity type is
-    the auditors' ``capacity`` (the vocabulary's default where it names none)."""
+    the auditors' ``capacity`` (the vocabulary's default where it names none). Claims of
+    every kind are also judged together (entity ``claim``), as scoring ranks them."""
     metrics, schemes, scores = [], [], {}
     for entity, fit in fits.items():
         k = int(capacity.get(entity, ENTITIES[entity].capacity))
         m, s, scores[entity] = evaluate_entity(entity, fit, labels_as_of(labels, entity, None), k)
+        metrics.append(m)
+        schemes.append(s)
+    kinds = [kind for kind in CLAIM_KINDS if kind in fits]
+    if kinds:
+        m, s = evaluate_claims(
+            {kind: scores[kind] for kind in kinds},
+            {kind: fits[kind].frame for kind in kinds},
+            lead_capacity(capacity, "claim", kinds),
+        )
         metrics.append(m)
         schemes.append(s)
     return Evaluation(_stacked(metrics), _stacked(schemes), scores)

@@ -43,6 +43,15 @@ TEXT = {
         "window": "评分期间",
         "contrib": "各特征贡献",
         "money": "金额单位",
+        "deductions": "明确违规扣款清单（按定点机构汇总）",
+        "provider": "定点机构",
+        "claims": "结算数",
+        "lines": "明细行数",
+        "hits": "命中数",
+        "deduct": "扣款金额",
+        "deduct_note": (
+            "明确违规不进入线索清单，逐条明细见 violations.parquet 与报表的 violations 工作表。"
+        ),
     },
     "en": {
         "title": "Medical-insurance fund supervision: leads",
@@ -60,6 +69,16 @@ TEXT = {
         "window": "period",
         "contrib": "contributions",
         "money": "amounts in",
+        "deductions": "Deduction list of definite violations, per provider",
+        "provider": "provider",
+        "claims": "claims",
+        "lines": "fee lines",
+        "hits": "hits",
+        "deduct": "amount to deduct",
+        "deduct_note": (
+            "Definite violations are not leads; every line is in violations.parquet and "
+            "the violations sheet."
+        ),
     },
 }
 
@@ -103,6 +122,15 @@ fill="#3b6ea5"></rect>{% endfor %}</svg>{% endif %}
 </table>{% endif %}
 </div>
 {% endfor %}
+{% if deductions %}
+<h2 id="deductions">{{ t.deductions }} ({{ deductions|length }})</h2>
+<p class="muted">{{ t.deduct_note }}</p>
+<table><tr><th>{{ t.provider }}</th><th>{{ t.claims }}</th><th>{{ t.lines }}</th>
+<th>{{ t.hits }}</th><th>{{ t.deduct }}</th></tr>
+{% for d in deductions %}<tr><td>{{ d.provider_id }}</td><td>{{ d.claims }}</td>
+<td>{{ d.lines }}</td><td>{{ d.hits }}</td><td>{{ "%.2f"|format(d.amount) }}</td></tr>
+{% endfor %}</table>
+{% endif %}
 </body></html>
 """
 
@@ -161,11 +189,23 @@ def write_leads_csv(leads: pd.DataFrame, path: Path) -> None:
     text_cells(leads, neutralise).to_csv(path, index=False, encoding="utf-8-sig")
 
 
-def write_xlsx(leads: pd.DataFrame, evidence: pd.DataFrame, path: Path) -> None:
-    """The leads and evidence sheets, text cells neutralised and control characters
-    escaped."""
+def write_xlsx(
+    leads: pd.DataFrame,
+    evidence: pd.DataFrame,
+    path: Path,
+    violations: pd.DataFrame | None = None,
+    deductions: pd.DataFrame | None = None,
+) -> None:
+    """The leads and evidence sheets, and the deduction list (every definite violation,
+    and its total per provider) when given; text cells neutralised and control
+    characters escaped."""
+    sheets = [("leads", leads), ("evidence", evidence)]
+    if violations is not None:
+        sheets.append(("violations", violations))
+    if deductions is not None:
+        sheets.append(("deductions", deductions))
     with pd.ExcelWriter(path, engine="openpyxl") as writer:
-        for name, frame in (("leads", leads), ("evidence", evidence)):
+        for name, frame in sheets:
             text_cells(frame, _xlsx_cell).to_excel(writer, sheet_name=name, index=False)
 
 
@@ -177,9 +217,12 @@ def render_html(
     window: str,
     generated: str,
     currency: str = "CNY",
+    deductions: pd.DataFrame | None = None,
+    max_deductions: int = 100,
 ) -> str:
     """The self-contained HTML report of ``leads`` (autoescaped; amounts labelled with
-    the dataset's ``currency``)."""
+    the dataset's ``currency``), and the deduction list per provider (its first
+    ``max_deductions`` providers) when given."""
     env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
     rows = []
     # evidence grouped once by lead: looking it up per lead must not rescan the table
@@ -230,6 +273,9 @@ def render_html(
         index=index,
         leads=rows,
         explained=explained,
+        deductions=(
+            [] if deductions is None else deductions.head(max_deductions).to_dict("records")
+        ),
         money=money,
         window=window,
         generated=generated,

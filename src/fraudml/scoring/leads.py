@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import pandas as pd
 
+from fraudml.scoring.rank import per_row
+
 #: the leads sheet: the lead's score, then why (reasons), then its rule evidence
 LEAD_COLUMNS = [
     "entity_type",
     "entity_id",
+    "claim_kind",
     "score",
     "rank",
     "tier",
@@ -67,19 +70,20 @@ def choose_leads(ranks: pd.Series, capacity: int, definite: pd.Series | None = N
 
 def lead_table(
     entity: str,
-    model: str,
+    model: str | pd.Series,
     ranked: pd.DataFrame,
     reasons: pd.DataFrame,
     hits: pd.DataFrame,
+    claim_kind: pd.Series | None = None,
 ) -> pd.DataFrame:
-    """The leads sheet's rows of one entity type, in :data:`LEAD_COLUMNS`.
+    """The leads sheet's rows of one lead type, in :data:`LEAD_COLUMNS`.
 
     Parameters
     ----------
     entity : str
-        The entity type.
-    model : str
-        The model that scored it, ``name@version``.
+        The lead type, in the labels' vocabulary (``claim`` for stays and visits).
+    model : str or Series
+        The model that scored it, ``name@version`` (per lead for claims).
     ranked : DataFrame
         :func:`fraudml.scoring.rank.rank_entities` of the leads (``score``, ``rank``,
         ``tier``), indexed by lead; its order is the rows' order.
@@ -87,6 +91,8 @@ def lead_table(
         :func:`fraudml.scoring.reasons.lead_reasons` of the leads.
     hits : DataFrame
         :func:`fraudml.scoring.evidence.hit_summary` of the leads.
+    claim_kind : Series, optional
+        ``stay`` or ``visit`` per claim lead; empty for other types.
 
     Returns
     -------
@@ -99,10 +105,11 @@ def lead_table(
         {
             "entity_type": entity,
             "entity_id": leads.astype(str),
+            "claim_kind": per_row(claim_kind, leads),
             "score": ranked["score"].to_numpy(),
             "rank": ranked["rank"].to_numpy(),
             "tier": ranked["tier"].to_numpy(),
-            "model": model,
+            "model": per_row(model, leads),
             "reasons_zh": reasons["reasons_zh"].to_numpy(),
             "reasons_en": reasons["reasons_en"].to_numpy(),
             "reasons_json": reasons["reasons_json"].to_numpy(),

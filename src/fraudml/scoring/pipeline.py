@@ -5,11 +5,13 @@ objects, the results leave as tables for the writers. :func:`score_period` compo
 steps, each a pure function of data frames in its own module:
 
 - :mod:`fraudml.scoring.rank`: rank and tier the scored entities (the scores sheet);
-- :mod:`fraudml.scoring.leads`: choose the leads (top capacity plus definite violations)
+- :mod:`fraudml.scoring.leads`: choose the leads (the top capacity of each lead type)
   and lay out the leads sheet;
 - :mod:`fraudml.scoring.reasons`: explain the leads and render their reasons;
 - :mod:`fraudml.scoring.evidence`: order the rule hits, summarise each lead's and lay out
-  the evidence sheet.
+  the evidence sheet;
+- :mod:`fraudml.scoring.violations`: the definite violations as the deduction list,
+  totalled per provider.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from fraudml.entities import ENTITIES, OWNERS
+from fraudml.entities import ENTITIES, OWNERS, lead_capacity, lead_types
 from fraudml.errors import ModelError, NothingToScoreError
 from fraudml.features import FEATURE_SET_VERSION, Window
 from fraudml.io.load import Dataset
@@ -43,6 +45,7 @@ from fraudml.scoring.evidence import (
 from fraudml.scoring.leads import choose_leads, definite_violations, lead_table
 from fraudml.scoring.rank import rank_entities, scores_sheet, tier
 from fraudml.scoring.reasons import lead_reasons
+from fraudml.scoring.violations import deductions_by_provider, violations_sheet
 
 # the entry, its checks and the step names callers imported from here before the split
 __all__ = [
@@ -67,7 +70,8 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class ScoreResult:
-    #: every scored entity: entity_type, entity_id, score, rank, tier, model and parts
+    #: every scored entity: entity_type (claim for stays and visits), entity_id,
+    #: claim_kind, score, rank, tier, model and parts
     scores: pd.DataFrame
     #: the leads with reasons (zh and en), rule hits and evidence claims
     leads: pd.DataFrame
@@ -83,6 +87,10 @@ class ScoreResult:
     models: dict[str, str] = field(default_factory=dict)
     #: entity types with a model but nothing to score in the period: entity → why
     not_scored: dict[str, str] = field(default_factory=dict)
+    #: every definite violation of the period (the deduction list, 扣款清单)
+    violations: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: the deduction list totalled per provider
+    deductions: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def check_inputs(
@@ -212,11 +220,16 @@ def score_period(
     versions: dict[str, str],
     capacity: dict[str, int],
     *,
-    definite_leads: bool = True,
+    definite_leads: bool = False,
 ) -> ScoreResult:
-    """Score every entity of ``window`` with ``models``; leads are the top ``capacity`` of
-    each entity type plus (with ``definite_leads``) every entity with a definite rule
-    violation."""
+    """Score every entity of ``window`` with ``models`` and choose the leads.
+
+    Scores and leads speak the labels' vocabulary: stays and visits are ``claim`` (their
+    ``claim_kind`` says which) and rank on one scale. Leads are the top ``capacity`` of
+    each lead type (:func:`fraudml.entities.lead_capacity`); definite rule violations go
+    to the deduction list (:mod:`fraudml.scoring.violations`), and with
+    ``definite_leads`` every entity holding one is also a lead beyond the capacity.
+    """
     check_claims_in_window(ds, window)
     check_feature_set(models)
     check_currency(models, ds.currency)
@@ -235,33 +248,77 @@ def score_period(
     evidence: list[pd.DataFrame] = []
     explained: dict[str, str] = {}
     explain_seconds = 0.0
-    for entity, s in scored.items():
-        frame = frames[entity]
-        k = int(capacity.get(entity, 100))
-        model_name = f"{versions.get(entity, '?')}"
+    for lead_type, kinds in lead_types(scored).items():
+        s = pd.concat([scored[kind] for kind in kinds])
+        kind_of = pd.Series(
+            [kind for kind in kinds for _ in range(len(scored[kind]))], index=s.index
+        )
+        model_of = kind_of.map(lambda kind: versions.get(kind, "?"))
+        claim_kind = kind_of if lead_type == "claim" else None
+        k = lead_capacity(capacity, lead_type, kinds)
         ranked = rank_entities(s, k)
-        sheets.append(scores_sheet(entity, ranked, model_name))
-        definite = definite_violations(frame) if definite_leads else None
+        sheets.append(scores_sheet(lead_type, ranked, model_of, claim_kind))
+        definite = (
+            pd.concat([definite_violations(frames[kind]) for kind in kinds])
+            if definite_leads
+            else None
+        )
         chosen = choose_leads(ranked["rank"], k, definite)
         if len(chosen) == 0:
             continue
         t0 = time.perf_counter()
-        why = lead_reasons(
-            models[entity], frame.loc[chosen], entity, rule_features(run.rules, entity), ds.currency
-        )
+        reason_tables, whats = [], {}
+        for kind in kinds:
+            mine = chosen[(kind_of.loc[chosen] == kind).to_numpy()]
+            if len(mine) == 0:
+                continue
+            why = lead_reasons(
+                models[kind],
+                frames[kind].loc[mine],
+                kind,
+                rule_features(run.rules, kind),
+                ds.currency,
+            )
+            reason_tables.append(why.table)
+            whats[kind] = why.what
         explain_seconds += time.perf_counter() - t0
-        explained[entity] = why.what
-        key = ENTITIES[entity].key
-        mine = leads_hits(hits, key, chosen)
-        summary = hit_summary(mine, key, chosen)
-        lead_sheets.append(lead_table(entity, model_name, ranked.loc[chosen], why.table, summary))
-        if len(mine):
-            evidence.append(evidence_sheet(entity, mine, key))
-        log.info("%-8s %s scored, %d leads", entity, f"{len(s):,}", len(chosen))
+        explained[lead_type] = (
+            next(iter(whats.values()))
+            if len(kinds) == 1
+            else "; ".join(f"{kind}: {what}" for kind, what in whats.items())
+        )
+        key = ENTITIES[kinds[0]].key  # the kinds of one lead type share their key
+        mine_hits = leads_hits(hits, key, chosen)
+        summary = hit_summary(mine_hits, key, chosen)
+        lead_sheets.append(
+            lead_table(
+                lead_type,
+                model_of.loc[chosen],
+                ranked.loc[chosen],
+                pd.concat(reason_tables),
+                summary,
+                None if claim_kind is None else claim_kind.loc[chosen],
+            )
+        )
+        if len(mine_hits):
+            evidence.append(evidence_sheet(lead_type, mine_hits, key))
+        log.info("%-8s %s scored, %d leads", lead_type, f"{len(s):,}", len(chosen))
     scores = pd.concat(sheets, ignore_index=True) if sheets else pd.DataFrame()
     leads = pd.concat(lead_sheets, ignore_index=True) if lead_sheets else pd.DataFrame()
     if not leads.empty:
         leads = leads.sort_values(["entity_type", "rank"], kind="stable").reset_index(drop=True)
     ev = pd.concat(evidence, ignore_index=True) if evidence else pd.DataFrame()
+    violations = violations_sheet(hits, run.rules)
     used = {e: versions.get(e, "?") for e in scored}
-    return ScoreResult(scores, leads, ev, explained, explain_seconds, dropped, used, not_scored)
+    return ScoreResult(
+        scores,
+        leads,
+        ev,
+        explained,
+        explain_seconds,
+        dropped,
+        used,
+        not_scored,
+        violations,
+        deductions_by_provider(violations),
+    )

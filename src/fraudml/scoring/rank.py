@@ -8,6 +8,7 @@ import pandas as pd
 SCORE_COLUMNS = [
     "entity_type",
     "entity_id",
+    "claim_kind",
     "score",
     "rank",
     "anomaly_score",
@@ -90,17 +91,25 @@ def rank_entities(scored: pd.DataFrame, capacity: int) -> pd.DataFrame:
     )
 
 
-def scores_sheet(entity: str, ranked: pd.DataFrame, model: str) -> pd.DataFrame:
-    """The scores sheet's rows of one entity type, in :data:`SCORE_COLUMNS`.
+def scores_sheet(
+    entity: str,
+    ranked: pd.DataFrame,
+    model: str | pd.Series,
+    claim_kind: pd.Series | None = None,
+) -> pd.DataFrame:
+    """The scores sheet's rows of one lead type, in :data:`SCORE_COLUMNS`.
 
     Parameters
     ----------
     entity : str
-        The entity type.
+        The lead type, in the labels' vocabulary (``claim`` for stays and visits).
     ranked : DataFrame
-        :func:`rank_entities` of the entity type.
-    model : str
-        The model that scored them, ``name@version``.
+        :func:`rank_entities` of the lead type.
+    model : str or Series
+        The model that scored them, ``name@version`` (per row for claims, whose kinds
+        have models of their own).
+    claim_kind : Series, optional
+        ``stay`` or ``visit`` per claim, indexed like ``ranked``; empty for other types.
 
     Returns
     -------
@@ -111,13 +120,21 @@ def scores_sheet(entity: str, ranked: pd.DataFrame, model: str) -> pd.DataFrame:
         {
             "entity_type": entity,
             "entity_id": ranked.index.astype(str),
+            "claim_kind": per_row(claim_kind, ranked.index),
             "score": ranked["score"].to_numpy(),
             "rank": ranked["rank"].to_numpy(),
             "anomaly_score": ranked["anomaly_score"].to_numpy(),
             "supervised": ranked["supervised"].to_numpy(),
             "rule_part": ranked["rule_part"].to_numpy(),
-            "model": model,
+            "model": per_row(model, ranked.index),
             "tier": ranked["tier"].to_numpy(),
         }
     )
     return sheet[SCORE_COLUMNS]
+
+
+def per_row(value: object, index: pd.Index) -> object:
+    """A per-row Series aligned to ``index`` as values; a scalar (or ``None``) as is."""
+    if isinstance(value, pd.Series):
+        return value.reindex(index).to_numpy(dtype=object)
+    return value

@@ -62,8 +62,9 @@ def champions(ns: str) -> tuple[dict[str, EntityModel], dict[str, str], dict[str
 
 @dataclass
 class ScoreRun:
-    """What a scoring returns: scores, leads and evidence as written (pseudonymised when
-    asked), the pipeline's full result, the manifest and where it was written."""
+    """What a scoring returns: scores, leads, evidence and the deduction list as written
+    (pseudonymised when asked), the pipeline's full result, the manifest and where it was
+    written."""
 
     scores: pd.DataFrame
     leads: pd.DataFrame
@@ -71,6 +72,8 @@ class ScoreRun:
     result: ScoreResult
     manifest: dict[str, object] = field(default_factory=dict)
     path: Path | None = None
+    #: every definite violation (扣款清单), one row per hit
+    violations: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def score(
@@ -150,9 +153,12 @@ def score(
             currency, warnings = ds.currency, list(ds.warnings)
             reconciliation = {c.table: c.accepted for c in ds.reconciliation.tables}
         scores, leads, evidence = result.scores, result.leads, result.evidence
+        violations, deductions = result.violations, result.deductions
         if settings.pseudonymise:
             salt = str(settings.salt)
-            scores, leads, evidence = (pseudonymise(f, salt) for f in (scores, leads, evidence))
+            scores, leads, evidence, violations = (
+                pseudonymise(f, salt) for f in (scores, leads, evidence, violations)
+            )
         window = window_dict(period)
         manifest: dict[str, object] = {
             "dataset": dataset,
@@ -175,6 +181,11 @@ def score(
                 "scored": scores.groupby("entity_type").size().to_dict() if len(scores) else {},
                 "leads": leads.groupby("entity_type").size().to_dict() if len(leads) else {},
                 "evidence": len(evidence),
+                "violations": len(violations),
+            },
+            "deductions": {
+                "providers": len(deductions),
+                "amount": round(float(deductions.amount.sum()), 2) if len(deductions) else 0.0,
             },
             "pseudonymised": settings.pseudonymise,
             "config": dict(settings.params) or _settings_params(settings),
@@ -186,6 +197,7 @@ def score(
                 leads.to_parquet(tmp / "leads.parquet", index=False)
                 write_leads_csv(leads, tmp / "leads.csv")
                 evidence.to_parquet(tmp / "evidence.parquet", index=False)
+                violations.to_parquet(tmp / "violations.parquet", index=False)
                 html = render_html(
                     leads,
                     evidence,
@@ -194,9 +206,10 @@ def score(
                     label,
                     datetime.now().isoformat("T", "seconds"),
                     currency=currency,
+                    deductions=deductions,
                 )
                 (tmp / "report.html").write_text(html, encoding="utf-8")
-                write_xlsx(leads, evidence, tmp / "report.xlsx")
+                write_xlsx(leads, evidence, tmp / "report.xlsx", violations, deductions)
                 timings["total"] = time.perf_counter() - started
                 manifest["seconds"] = {k: round(v, 1) for k, v in timings.items()}
                 write_json(tmp / "manifest.json", manifest)
@@ -206,7 +219,15 @@ def score(
         f" into {output.path}" if output is not None else "",
         time.perf_counter() - started,
     )
-    return ScoreRun(scores, leads, evidence, result, manifest, output.path if output else None)
+    return ScoreRun(
+        scores,
+        leads,
+        evidence,
+        result,
+        manifest,
+        output.path if output else None,
+        violations,
+    )
 
 
 def _settings_params(settings: ScoreSettings) -> dict[str, object]:
