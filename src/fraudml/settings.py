@@ -139,6 +139,8 @@ class TrainSettings:
     force_champion: bool = False
     champion_metric: str = "ap"
     params: Mapping[str, object] = field(default_factory=dict)
+    #: the risk score's channel weights (``conf/fusion``); ``None`` takes the defaults
+    fusion: object | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "capacity", capacities(self.capacity))

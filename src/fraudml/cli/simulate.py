@@ -8,7 +8,8 @@ import time
 from omegaconf import DictConfig, OmegaConf
 
 from fraudml.io.outputs import OutputClaim, claim_output
-from fraudml.synth import SchemeConfig, SimulationConfig, simulate, write_dataset
+from fraudml.synth import SimulationConfig, simulate, write_dataset
+from fraudml.synth.simulate import simulation_config as plain_simulation_config
 
 log = logging.getLogger("fraudml")
 
@@ -17,9 +18,7 @@ def simulation_config(node: DictConfig) -> SimulationConfig:
     """Plain dataclasses from the composed config (library code never sees Hydra)."""
     raw = OmegaConf.to_container(node, resolve=True)
     assert isinstance(raw, dict)
-    raw.pop("name", None)
-    schemes = {k: SchemeConfig(**v) for k, v in (raw.pop("schemes") or {}).items()}
-    return SimulationConfig(**raw, schemes=schemes)
+    return plain_simulation_config(raw)
 
 
 def run(cfg: DictConfig) -> int:

@@ -6,6 +6,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from fraudml.cli.common import engine_settings, parse_date
+from fraudml.models.fusion import Fusion
 from fraudml.settings import TrainSettings
 from fraudml.workflows import evaluation_table, load_rule_base, train
 
@@ -31,6 +32,10 @@ def settings_of(cfg: DictConfig) -> TrainSettings:
         force_champion=bool(tr.force_champion),
         champion_metric=str(tr.champion_metric),
         params=OmegaConf.to_container(cfg, resolve=True),
+        fusion=Fusion(
+            anomaly_weight=float(cfg.fusion.anomaly_weight),
+            anomaly_power=float(cfg.fusion.anomaly_power),
+        ),
     )
 
 

@@ -1,23 +1,25 @@
 """One risk score per entity type, from an anomaly model, a supervised model and rules.
 
-``risk = 1 − (1 − base) · (1 − RULE_LIFT · rule_part)`` where
+Models fitted by this version fuse their channels by a noisy-OR
+(:mod:`fraudml.models.fusion`): the supervised probability, the anomaly score's tail
+against the training window, an owner's claim risk and the rule part, none of which can
+drive another to zero weight. Models registered before carry no :class:`Fusion` and keep
+the formula they were evaluated with ("legacy")::
 
-- ``base`` is the supervised model's calibrated probability when one was trained for the
-  entity type (enough labelled positives), else the anomaly level: the anomaly score
-  standardised against the training window (median, 1.4826 × MAD) through a logistic
-  curve — continuous, so the most abnormal entities keep their order instead of tying
-  at a percentile of 1 — combined, for providers and doctors, with the mean risk of
-  their claims as ``1 − (1 − level) · (1 − net_claim_risk)``;
-- ``rule_part = 1 − exp(−rule_severity_score)`` grows with the entity's rule hits
-  weighted by severity (one definite high-severity hit gives 0.63);
-- ``rule_lift`` lets rules lift a lead without deciding it alone: 0.5 (``RULE_LIFT``).
-  In cross-validation (labels for a whole period, complete), where a supervised model
-  already reads the rule aggregates as inputs, it is instead the value of
-  ``RULE_LIFTS`` with the best average precision on the held-out part that early stopping
-  and calibration use, so rules are not counted twice where the labels say they add
-  nothing. Not in time-based training: there the later slice's labels are the ones known
-  by UNTIL, fraud found later is missing from them, and rules that catch it would look
-  like false alarms.
+    risk = 1 − (1 − base) · (1 − rule_lift · rule_part)
+
+with ``base`` the supervised probability where one was trained, else the anomaly level
+(the score standardised against the training window, median and 1.4826 × MAD, through a
+logistic curve) combined for owners with their claims' mean risk.
+
+In both, ``rule_part = 1 − exp(−rule_severity_score)`` grows with the entity's rule hits
+weighted by severity (one definite high-severity hit gives 0.63), and ``rule_lift`` is
+0.5 (``RULE_LIFT``). In cross-validation (labels for a whole period, complete) it is
+instead the value of ``RULE_LIFTS`` with the best average precision on the held-out part
+early stopping and calibration use, so rules are not counted twice where the labels say
+they add nothing. Not in time-based training: there the later slice's labels are the
+ones known by UNTIL, fraud found later is missing from them, and rules that catch it
+would look like false alarms.
 
 Every step is a plain function of data frames; fitted objects live in
 :class:`EntityModel`.
@@ -33,6 +35,7 @@ from sklearn.base import clone
 
 from fraudml.entities import ENTITIES
 from fraudml.models.estimators import ProfileIsolationForest, RiskClassifier
+from fraudml.models.fusion import Fusion, anomaly_tail, fuse, score_quantiles
 
 RULE_LIFT = 0.5
 #: The currency of models registered before the training data's currency was recorded:
@@ -64,6 +67,11 @@ class EntityModel:
     #: ISO 4217 code of the training data's money: amounts, caps and peer levels are
     #: learnt in it. A model pickled before this field existed reads the class default.
     currency: str = LEGACY_CURRENCY
+    #: the channels' weights; ``None`` (models pickled before fusion) keeps the legacy
+    #: formula of the module docstring
+    fusion: Fusion | None = None
+    #: quantiles of the training window's anomaly scores (the anomaly channel's scale)
+    anomaly_quantiles: np.ndarray | None = None
 
     @property
     def inputs(self) -> list[str]:
@@ -98,12 +106,15 @@ def fit_entity(
     feature_set_version: str,
     rule_lift: float | None = RULE_LIFT,
     currency: str = LEGACY_CURRENCY,
+    fusion: Fusion | None = None,
 ) -> EntityModel:
     """Fit the anomaly model on ``fit`` and, when both slices hold enough positives, the
     supervised model on ``fit`` with ``later`` (the following time slice) for early
     stopping and calibration. ``rule_lift=None`` chooses the lift on ``later`` (only
     where its labels are complete: see the module docstring). ``currency`` is the
-    training data's (the model refuses data in another)."""
+    training data's (the model refuses data in another). ``fusion`` weighs the risk
+    score's channels (:class:`~fraudml.models.fusion.Fusion`; ``None`` takes its
+    defaults)."""
     forest = clone(anomaly).fit(_matrix(fit, anomaly_features))
     seen = forest.risk_score(_matrix(fit, anomaly_features))
     median = float(np.median(seen))
@@ -118,6 +129,8 @@ def fit_entity(
         features=[*features, ANOMALY],
         feature_set_version=feature_set_version,
         currency=currency,
+        fusion=fusion or Fusion(),
+        anomaly_quantiles=score_quantiles(seen),
     )
     n_fit, n_later = int(y_fit.sum()), int(y_later.sum())
     if n_fit < min_positives or n_later < 1:
@@ -146,8 +159,9 @@ def choose_rule_lift(model: EntityModel, later: pd.DataFrame, y_later: pd.Series
     from sklearn.metrics import average_precision_score
 
     parts = score_frame(model, later)
-    base = parts["supervised"].to_numpy()
     rule = parts["rule_part"].to_numpy()
+    # the risk without its rule part (rule_part is the last channel of either formula)
+    base = 1.0 - (1.0 - parts["risk"].to_numpy()) / (1.0 - model.rule_lift * rule)
     best, best_ap = RULE_LIFT, -1.0
     for lift in sorted(RULE_LIFTS, reverse=True):
         ap = average_precision_score(y_later.to_numpy(), 1.0 - (1.0 - base) * (1.0 - lift * rule))
@@ -165,19 +179,29 @@ def score_frame(model: EntityModel, frame: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame({"anomaly_score": anomaly, "anomaly_level": level}, index=frame.index)
     if model.supervised is not None:
         out["supervised"] = model.supervised.risk_score(supervised_inputs(model, frame, anomaly))
-        base = out["supervised"].to_numpy()
     else:
         out["supervised"] = np.nan
-        base = level
-        if "net_claim_risk" in frame:
-            base = 1.0 - (1.0 - level) * (1.0 - frame["net_claim_risk"].fillna(0).to_numpy())
+    network = (
+        frame["net_claim_risk"].fillna(0).to_numpy(dtype=float)
+        if model.supervised is None and "net_claim_risk" in frame
+        else np.zeros(len(frame))
+    )
     severity = (
         frame["rule_severity_score"].fillna(0).to_numpy(dtype=float)
         if "rule_severity_score" in frame
-        else 0.0
+        else np.zeros(len(frame))
     )
-    out["rule_part"] = 1.0 - np.exp(-np.asarray(severity, dtype=float))
-    out["risk"] = 1.0 - (1.0 - base) * (1.0 - model.rule_lift * out["rule_part"].to_numpy())
+    out["rule_part"] = rule = 1.0 - np.exp(-np.asarray(severity, dtype=float))
+    fusion = getattr(model, "fusion", None)
+    if fusion is None:  # a model registered before fusion: the formula it was judged by
+        base = out["supervised"].to_numpy() if model.supervised is not None else level
+        base = 1.0 - (1.0 - base) * (1.0 - network)
+        out["risk"] = 1.0 - (1.0 - base) * (1.0 - model.rule_lift * rule)
+        return out
+    tail = anomaly_tail(anomaly, model.anomaly_quantiles, fusion.anomaly_power)
+    out["anomaly_part"] = fusion.anomaly_weight * tail
+    supervised = out["supervised"].fillna(0.0).to_numpy()
+    out["risk"] = fuse(supervised, out["anomaly_part"].to_numpy(), network, rule, model.rule_lift)
     return out
 
 

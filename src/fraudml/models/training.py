@@ -35,6 +35,7 @@ from fraudml.models.fitting import (
     time_fitter,
 )
 from fraudml.models.frames import frames_and_hits
+from fraudml.models.fusion import Fusion
 from fraudml.models.risk import EntityModel, supervised_inputs
 from fraudml.models.split import (
     TimeSplit,
@@ -131,6 +132,7 @@ def train_and_evaluate(
     capacity: dict[str, int],
     min_positives: int,
     withhold: Sequence[str] = (),
+    fusion: Fusion | None = None,
 ) -> TrainingResult:
     """Fit per entity type on ``split`` and evaluate on its evaluation window
     (:class:`TrainingError` when a part of the split holds no claims). ``withhold`` names
@@ -153,6 +155,7 @@ def train_and_evaluate(
         min_positives=min_positives,
         feature_set_version=FEATURE_SET_VERSION,
         currency=ds.currency,
+        fusion=fusion,
     )
     windows = {"fit": fit_frames, "later": later_frames, "evaluation": eval_frames}
     fits, _ = fit_in_order(windows, fitter)
@@ -169,6 +172,7 @@ def cross_validate(
     supervised: RiskClassifier,
     capacity: dict[str, int],
     min_positives: int,
+    fusion: Fusion | None = None,
 ) -> TrainingResult:
     """Stratified cross-validation by entity over the whole period.
 
@@ -195,6 +199,7 @@ def cross_validate(
         feature_set_version=FEATURE_SET_VERSION,
         rule_lift=None,  # chosen on the held-out part: its labels are complete here
         currency=ds.currency,
+        fusion=fusion,
     )
     fits, _ = fit_in_order({"all": frames}, fitter)
     return result_of(fits, evaluate(fits, labels, capacity), None, "cv", dropped)

@@ -196,10 +196,21 @@ _ITEMS: list[tuple] = [
 DRUG_CATEGORIES = ("western_drug", "patent_drug")
 
 
-def synthetic_catalog() -> pd.DataFrame:
-    """The catalog as a contract ``catalog`` table plus ``ref_price`` and ``tag`` columns."""
+def synthetic_catalog(price_level: float = 1.0) -> pd.DataFrame:
+    """The catalog as a contract ``catalog`` table plus ``ref_price`` and ``tag`` columns.
+
+    Parameters
+    ----------
+    price_level : float
+        Multiplier on every reference price, and so on every cap (20% above it) and on
+        every fee billed from it: a city dearer or cheaper than the standard one
+        (1.0, the prices listed here).
+    """
+    if not price_level > 0:
+        raise ValueError(f"price_level must be positive, got {price_level}")
     rows = []
-    for code, name, category, price, r in _ITEMS:
+    for code, name, category, listed, r in _ITEMS:
+        price = listed * price_level
         if category in DRUG_CATEGORIES and "max_daily" in r:
             # drug limits count packs (one coded line per pack): a month's supply is legal
             r = {**r, "max_daily": 2 if r.get("tag") == "oncology" else 8}

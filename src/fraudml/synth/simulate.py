@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import shutil
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from fraudml.synth.care import simulate_care
 from fraudml.synth.catalog import synthetic_catalog
 from fraudml.synth.ledger import Ledger
 from fraudml.synth.schemes import SCHEMES, Context, SchemeConfig
-from fraudml.synth.world import build_world, chronic_registrations
+from fraudml.synth.world import PROVIDER_MIX, build_world, chronic_registrations
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,13 @@ class SimulationConfig:
         Share of uninvolved providers and patients audited and labelled clean (0).
     schemes : dict
         Scheme name → :class:`SchemeConfig`; a scheme absent here is not planted.
+    price_level : float
+        Multiplier on the catalog's reference prices and caps, and so on every fee
+        billed (1.0: the standard city's prices).
+    provider_mix : dict
+        Providers per 10,000 insured by kind (``hospital_3``, ``hospital_2``,
+        ``hospital_1``, ``clinic``, ``pharmacy``); kinds left out keep the standard rate
+        (:data:`fraudml.synth.world.PROVIDER_MIX`).
     """
 
     seed: int = 20240101
@@ -54,6 +62,8 @@ class SimulationConfig:
     label_delay_days: list[int] = field(default_factory=lambda: [60, 240])
     audit_share: float = 0.05
     schemes: dict[str, SchemeConfig] = field(default_factory=default_schemes)
+    price_level: float = 1.0
+    provider_mix: dict[str, float] = field(default_factory=lambda: dict(PROVIDER_MIX))
 
 
 def simulate(cfg: SimulationConfig) -> dict[str, pd.DataFrame]:
@@ -65,8 +75,10 @@ def simulate(cfg: SimulationConfig) -> dict[str, pd.DataFrame]:
     world_seed, care_seed, label_seed, *scheme_seeds = seeds.spawn(3 + len(SCHEMES))
     rng = np.random.default_rng(world_seed)
     t = time.perf_counter()
-    world = build_world(rng, cfg.n_patients, cfg.n_regions, cfg.start, cfg.end)
-    catalog = synthetic_catalog()
+    world = build_world(
+        rng, cfg.n_patients, cfg.n_regions, cfg.start, cfg.end, provider_mix=cfg.provider_mix
+    )
+    catalog = synthetic_catalog(cfg.price_level)
     ledger = Ledger(world, catalog, np.random.default_rng(care_seed))
     years = float((world.end - world.start).astype(int)) / 365.25
     simulate_care(ledger, years)
@@ -158,3 +170,12 @@ def _labels(entity_labels: list[dict], claim_schemes: dict, world, rng, audit_sh
 
 def remove(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
+
+
+def simulation_config(raw: Mapping[str, object]) -> SimulationConfig:
+    """A :class:`SimulationConfig` from plain values (a preset of ``conf/simulate`` as a
+    mapping; its ``name`` is dropped)."""
+    values = dict(raw)
+    values.pop("name", None)
+    schemes = {k: SchemeConfig(**v) for k, v in (values.pop("schemes", None) or {}).items()}
+    return SimulationConfig(**values, schemes=schemes)  # type: ignore[arg-type]

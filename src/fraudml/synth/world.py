@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -80,17 +81,71 @@ def _region_codes(n: int) -> list[str]:
 _DISTRICTS = ["上城", "拱墅", "西湖", "滨江", "萧山", "余杭", "临平", "钱塘", "富阳", "临安"]
 
 
-def build_providers(rng: np.random.Generator, n_patients: int, n_regions: int) -> pd.DataFrame:
-    """Hospitals of three grades, clinics, pharmacies (one specialist per city)."""
-    regions = _region_codes(n_regions)
+#: The provider mix of the standard city: providers of each kind per 10,000 insured people
+#: (hospitals by grade, clinics, pharmacies), besides the children's hospital and the
+#: specialist pharmacy every city has.
+PROVIDER_MIX: dict[str, float] = {
+    "hospital_3": 2.0,
+    "hospital_2": 4.0,
+    "hospital_1": 6.0,
+    "clinic": 20.0,
+    "pharmacy": 20.0,
+}
+#: Each kind's (provider type, level) and the fewest of it a city has, however small.
+_PROVIDER_KINDS: dict[str, tuple[str, int | None, int]] = {
+    "hospital_3": ("hospital", 3, 1),
+    "hospital_2": ("hospital", 2, 2),
+    "hospital_1": ("hospital", 1, 3),
+    "clinic": ("clinic", 1, 6),
+    "pharmacy": ("pharmacy", None, 6),
+}
+
+
+def provider_counts(
+    n_patients: int, mix: Mapping[str, float] | None = None
+) -> dict[tuple[str, int | None], int]:
+    """How many providers of each (type, level) a city of ``n_patients`` has.
+
+    Parameters
+    ----------
+    n_patients : int
+        Insured people.
+    mix : mapping, optional
+        Providers per 10,000 insured by kind (keys of :data:`PROVIDER_MIX`); kinds it
+        leaves out keep the standard rate. ``None``: the standard mix.
+
+    Returns
+    -------
+    dict
+        (provider type, level) → count, never below the kind's minimum.
+    """
+    rates = {**PROVIDER_MIX, **(mix or {})}
+    unknown = set(rates) - set(PROVIDER_MIX)
+    if unknown:
+        raise ValueError(
+            f"unknown provider kinds {sorted(unknown)} in provider_mix; known: "
+            f"{', '.join(PROVIDER_MIX)}"
+        )
+    negative = sorted(k for k, v in rates.items() if v < 0)
+    if negative:
+        raise ValueError(f"provider_mix rates must not be negative: {negative}")
     per10k = n_patients / 10_000
-    counts = {
-        ("hospital", 3): max(1, round(2 * per10k)),
-        ("hospital", 2): max(2, round(4 * per10k)),
-        ("hospital", 1): max(3, round(6 * per10k)),
-        ("clinic", 1): max(6, round(20 * per10k)),
-        ("pharmacy", None): max(6, round(20 * per10k)),
+    return {
+        (kind, level): max(least, round(rates[name] * per10k))
+        for name, (kind, level, least) in _PROVIDER_KINDS.items()
     }
+
+
+def build_providers(
+    rng: np.random.Generator,
+    n_patients: int,
+    n_regions: int,
+    mix: Mapping[str, float] | None = None,
+) -> pd.DataFrame:
+    """Hospitals of three grades, clinics, pharmacies (one specialist per city), as many
+    of each as :func:`provider_counts` gives for ``mix``."""
+    regions = _region_codes(n_regions)
+    counts = provider_counts(n_patients, mix)
     rows = []
     for (kind, level), n in counts.items():
         for i in range(n):
@@ -206,10 +261,15 @@ def build_patients(
 
 
 def build_world(
-    rng: np.random.Generator, n_patients: int, n_regions: int, start: str, end: str
+    rng: np.random.Generator,
+    n_patients: int,
+    n_regions: int,
+    start: str,
+    end: str,
+    provider_mix: Mapping[str, float] | None = None,
 ) -> World:
     t0, t1 = np.datetime64(start, "D"), np.datetime64(end, "D")
-    providers = build_providers(rng, n_patients, n_regions)
+    providers = build_providers(rng, n_patients, n_regions, provider_mix)
     doctors = build_doctors(rng, providers)
     patients, conditions = build_patients(rng, n_patients, n_regions, t0)
     # Home providers: a clinic and a hospital in the patient's region (loyalty).

@@ -354,6 +354,7 @@ def train(
         supervised=supervised,
         capacity=dict(settings.capacity),
         min_positives=settings.min_positives,
+        fusion=settings.fusion,
     )
     folder = tracking_folder(settings.store)
     guard_store(folder, data, "train.store")

@@ -1,0 +1,90 @@
+"""How the evidence of one entity becomes one risk score: a noisy-OR of channels.
+
+Each channel is put on a probability-like scale of its own entity type, then combined::
+
+    risk = 1 − (1 − supervised) · (1 − w_a · tail) · (1 − network) · (1 − lift · rules)
+
+- ``supervised``: the LightGBM model's calibrated probability (Platt, on the later
+  slice of the same entity type); 0 where no supervised model was trained;
+- ``tail = F(anomaly) ** power``: ``F`` is the empirical distribution of the isolation
+  forest's scores over the training window of the same entity type, so ``tail`` is near
+  0 for ordinary behaviour and approaches 1 for the most abnormal; ``w_a`` caps what
+  anomaly alone can give;
+- ``network``: the mean risk of an owner's claims (providers and doctors without a
+  supervised model; a supervised owner reads it as an input instead);
+- ``rules = 1 − exp(−severity score)``, weighted by ``lift``.
+
+Why a noisy-OR: a scheme nobody has labelled yet has no weight in the supervised model,
+which learnt the schemes known by UNTIL. A product or a learnt blend would let the
+supervised part decide alone; here no channel can drive another to zero weight, so an
+entity far out in behaviour, or with a definite violation, ranks high whatever the labels
+know. The weights were chosen on schemes whose labels were withheld (docs/quality.md),
+not on in-sample average precision.
+
+Every channel is scaled per entity type (its own calibration or its own training
+distribution), which keeps claims of both kinds (stays and visits) on one scale.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from fraudml.errors import SettingError
+
+#: quantiles kept of the training window's anomaly scores (the tail's resolution)
+QUANTILES = 1001
+
+
+@dataclass(frozen=True)
+class Fusion:
+    """The weights of the risk score's channels (``conf/fusion``).
+
+    Parameters
+    ----------
+    anomaly_weight
+        What anomaly alone can give (0 … 1): the most abnormal entity's anomaly channel.
+    anomaly_power
+        How sharply the anomaly channel rises in the tail: ``F ** power`` (at 8, the
+        95th percentile of training behaviour gives 0.66 of the weight, the median 0.004).
+    """
+
+    anomaly_weight: float = 0.5
+    anomaly_power: float = 8.0
+
+    def __post_init__(self) -> None:
+        w, k = self.anomaly_weight, self.anomaly_power
+        if isinstance(w, bool) or not isinstance(w, (int, float)) or not 0 <= w <= 1:
+            raise SettingError(f"fusion.anomaly_weight={w!r} (expected a number from 0 to 1)")
+        if isinstance(k, bool) or not isinstance(k, (int, float)) or not 0 < k <= 100:
+            raise SettingError(f"fusion.anomaly_power={k!r} (expected a number above 0, ≤ 100)")
+
+
+def score_quantiles(seen: np.ndarray) -> np.ndarray:
+    """The :data:`QUANTILES` quantiles of the training window's anomaly scores."""
+    return np.quantile(np.asarray(seen, dtype=float), np.linspace(0.0, 1.0, QUANTILES))
+
+
+def anomaly_tail(scores: np.ndarray, quantiles: np.ndarray, power: float) -> np.ndarray:
+    """``F(score) ** power`` with ``F`` the training distribution's (piecewise linear
+    between its quantiles; 0 below the lowest, 1 above the highest)."""
+    q = np.asarray(quantiles, dtype=float)
+    # ties in the quantiles (many equal scores) would make interp ill-defined: keep the
+    # last position of each value, so a tied score reads its upper share
+    values, last = np.unique(q[::-1], return_index=True)
+    positions = (len(q) - 1 - last) / (len(q) - 1)
+    share = np.interp(np.asarray(scores, dtype=float), values, positions, left=0.0, right=1.0)
+    return share**power
+
+
+def fuse(
+    supervised: np.ndarray,
+    anomaly: np.ndarray,
+    network: np.ndarray,
+    rules: np.ndarray,
+    rule_lift: float,
+) -> np.ndarray:
+    """The noisy-OR of the channels (each in [0, 1]; see the module docstring)."""
+    keep = (1.0 - supervised) * (1.0 - anomaly) * (1.0 - network) * (1.0 - rule_lift * rules)
+    return 1.0 - keep
