@@ -462,3 +462,86 @@ def test_profiles_and_rules_of_a_window_share_one_preparation(city_root, monkeyp
         alone.sort_values(key).reset_index(drop=True),
         shared.sort_values(key).reset_index(drop=True),
     )
+
+
+# ---------------------------------------------------------------- label-free signals
+
+
+def test_a_card_used_far_from_home_at_a_new_provider_is_counted(make_dataset):
+    # 001 lives in 110101 (H1's region), 002 in 110102 (D1's region)
+    def edit(t):
+        t["claims"] += [
+            claim("F1", "001", "D1", "outpatient", "2024-03-05 10:00:00"),  # far, first
+            claim("F2", "001", "D1", "outpatient", "2024-03-09 10:00:00"),  # far, again
+            claim("F3", "001", "H1", "outpatient", "2024-03-10 10:00:00"),  # home
+            claim("F4", "002", "H1", "outpatient", "2024-03-11 10:00:00"),  # far, first
+        ]
+
+    frames = profiles(make_dataset(edit))[0]
+    assert frames["patient"].far_first_visits.to_dict() == {"001": 1, "002": 1}
+    flags = frames["visit"].far_first_visit.to_dict()
+    assert flags == {"C1": 0, "C2": 0, "F1": 1, "F2": 0, "F3": 0, "F4": 1}
+
+
+def test_people_arriving_together_on_two_days_are_partners(make_dataset):
+    def edit(t):
+        t["patients"].append(dict(t["patients"][0], patient_id="003"))
+        for day in ("2024-06-03", "2024-06-10"):
+            for pid, minute in (("001", "05"), ("002", "12"), ("003", "20")):
+                t["claims"].append(
+                    claim(f"G{day}{pid}", pid, "H1", "outpatient", f"{day} 09:{minute}:00")
+                )
+        # 001 and 002 also meet once at D1: one day is not a habit
+        t["claims"] += [
+            claim("M1", "001", "D1", "outpatient", "2024-07-01 14:01:00"),
+            claim("M2", "002", "D1", "outpatient", "2024-07-01 14:02:00"),
+        ]
+
+    patients = profiles(make_dataset(edit))[0]["patient"]
+    assert patients.covisit_partners.to_dict() == {"001": 2, "002": 2, "003": 2}
+
+
+def test_stays_admitted_together_for_the_same_illness_are_counted(make_dataset):
+    def edit(t):
+        t["patients"] += [dict(t["patients"][0], patient_id=p) for p in ("003", "004")]
+        t["claims"] += [
+            claim(
+                "S1",
+                "001",
+                "H1",
+                "inpatient",
+                "2024-05-02 08:00:00",
+                "2024-05-06 10:00:00",
+                diagnosis="J18.9",
+            ),
+            claim(
+                "S2",
+                "003",
+                "H1",
+                "inpatient",
+                "2024-05-02 15:00:00",
+                "2024-05-05 10:00:00",
+                diagnosis="J18.0",
+            ),
+            claim(
+                "S3",
+                "004",
+                "H1",
+                "inpatient",
+                "2024-05-02 16:00:00",
+                "2024-05-07 10:00:00",
+                diagnosis="K35.8",
+            ),
+            claim(
+                "S4",
+                "002",
+                "H1",
+                "inpatient",
+                "2024-05-03 09:00:00",
+                "2024-05-08 10:00:00",
+                diagnosis="J18.9",
+            ),
+        ]
+
+    stays = profiles(make_dataset(edit))[0]["stay"]
+    assert stays.same_day_admissions.to_dict() == {"S1": 1, "S2": 1, "S3": 0, "S4": 0}

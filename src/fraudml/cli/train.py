@@ -35,6 +35,7 @@ def settings_of(cfg: DictConfig) -> TrainSettings:
         fusion=Fusion(
             anomaly_weight=float(cfg.fusion.anomaly_weight),
             anomaly_power=float(cfg.fusion.anomaly_power),
+            alone_weight=float(cfg.fusion.alone_weight),
         ),
     )
 

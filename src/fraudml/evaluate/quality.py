@@ -409,6 +409,7 @@ def measure(dataset: str, shifted: Path, cfg: DictConfig) -> Measurement:
         fusion=Fusion(
             anomaly_weight=float(cfg.fusion.anomaly_weight),
             anomaly_power=float(cfg.fusion.anomaly_power),
+            alone_weight=float(cfg.fusion.alone_weight),
         ),
     )
     windows = {"fit": fit_frames, "later": later_frames, "evaluation": eval_frames}

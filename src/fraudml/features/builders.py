@@ -11,6 +11,7 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
+from fraudml.features import signals
 from fraudml.window import Inputs, unregistered_chronic_claims
 
 
@@ -141,7 +142,8 @@ def patient_profile(x: Inputs) -> ir.Table:
     during = during.group_by("patient_id").agg(claims_during_stay=during.visit_id.nunique())
 
     prof = base
-    for other in (multi, bursts, inpatient, overlap, during):
+    label_free = (signals.covisit_partners(c), signals.far_first_visits_per_patient(c))
+    for other in (multi, bursts, inpatient, overlap, during, *label_free):
         prof = attach(prof, other, "patient_id")
 
     if x.registrations is not None:
@@ -311,18 +313,7 @@ def _code_mix(codes: ir.Table, c: ir.Table) -> ir.Table:
 
 def _covisits(c: ir.Table) -> ir.Table:
     """Patient pairs at the same provider in the same half hour, on two or more days."""
-    v = (
-        c.filter(c.visit_type != "inpatient")
-        .select("provider_id", "patient_id", "day", slot=c.admit_time.bucket(minutes=30))
-        .distinct()
-    )
-    w = v.view()
-    pairs = v.inner_join(
-        w,
-        [v.provider_id == w.provider_id, v.slot == w.slot, v.patient_id < w.patient_id],
-    ).select(provider_id=v.provider_id, a=v.patient_id, b=w.patient_id, day=v.day)
-    repeated = pairs.group_by(["provider_id", "a", "b"]).agg(days=pairs.day.nunique())
-    repeated = repeated.filter(repeated.days >= 2)
+    repeated = signals.covisit_pairs(c)
     return repeated.group_by("provider_id").agg(covisit_pairs=repeated.count())
 
 
@@ -389,6 +380,7 @@ def stay_profile(x: Inputs) -> ir.Table:
     overlap = overlap.group_by("claim_id").agg(overlapping_stays=overlap.other.nunique())
     during = during.group_by("claim_id").agg(claims_during_stay=during.visit_id.nunique())
     prof = attach(attach(base, overlap, "claim_id"), during, "claim_id")
+    prof = attach(prof, signals.same_day_admissions(c), "claim_id")
     if x.codes is not None:
         prof = attach(prof, _claim_code_counts(x.codes), "claim_id")
     if x.fees is not None:
@@ -416,7 +408,14 @@ def visit_profile(x: Inputs) -> ir.Table:
         order_by=visits.admit_time,
         range=(-ibis.interval(seconds=7 * 86400 - 1), ibis.interval(seconds=0)),
     )
-    day = ibis.window(group_by=[visits.patient_id, visits.day])
+    # Providers per patient and day as an aggregate joined back, not a distinct count over
+    # a second window: two windows of different partitions in one select make the engine
+    # sort every visit twice, and a distinct count over a window is dear in itself.
+    pairs = visits.select("patient_id", "day", "provider_id").distinct()
+    per_day = pairs.group_by(["patient_id", "day"]).agg(patient_providers_day=pairs.count())
+    visits = visits.mutate(patient_claims_7d=visits.count().over(week)).inner_join(
+        per_day, ["patient_id", "day"]
+    )
     base = visits.select(
         "claim_id",
         "patient_id",
@@ -432,9 +431,11 @@ def visit_profile(x: Inputs) -> ir.Table:
         weekend=visits.weekend.ifelse(1, 0),
         out_of_region=visits.out_of_region.fill_null(False).ifelse(1, 0),
         age=visits.age,
-        patient_claims_7d=visits.count().over(week),
-        patient_providers_day=visits.provider_id.nunique().over(day),
+        patient_claims_7d=visits.patient_claims_7d,
+        patient_providers_day=visits.patient_providers_day,
     )
+    far = signals.first_far_visits(c).select("claim_id", "far_first_visit")
+    base = attach(base, far, "claim_id")
     if x.fees is None:
         return base
     f = x.fees

@@ -31,11 +31,15 @@ def with_peers(profile: ir.Table, group: list[str], columns: list[str]) -> ir.Ta
     ]
     t = profile.mutate(**{f"_g{i}": k for i, k in enumerate(keys)})
     gcols = [f"_g{i}" for i in range(len(group))]
-    med = t.group_by(gcols).agg(**{f"{c}__peer_median": t[c].median() for c in columns})
-    t = t.inner_join(med, gcols)
-    dev = t.group_by(gcols).agg(
-        **{f"_{c}__mad": (t[c] - t[f"{c}__peer_median"]).abs().median() for c in columns},
-        **{f"_{c}__mean_ad": (t[c] - t[f"{c}__peer_median"]).abs().mean() for c in columns},
+    med = t.group_by(gcols).agg(**{f"_{c}__median": t[c].median() for c in columns})
+    m = t.inner_join(med, gcols)
+    # The deviations' aggregate carries the medians along (one value per group), so the
+    # profile is joined to one table of group statistics: joined to the medians and to the
+    # deviations separately, the engine computed the medians twice.
+    dev = m.group_by(gcols).agg(
+        **{f"{c}__peer_median": m[f"_{c}__median"].max() for c in columns},
+        **{f"_{c}__mad": (m[c] - m[f"_{c}__median"]).abs().median() for c in columns},
+        **{f"_{c}__mean_ad": (m[c] - m[f"_{c}__median"]).abs().mean() for c in columns},
     )
     t = t.inner_join(dev, gcols)
     z = {}

@@ -14,7 +14,7 @@ import pandas as pd
 from fraudml.entities import Entity
 
 #: Bump when a feature's definition changes: models record it and refuse a mismatch.
-FEATURE_SET_VERSION = "3"
+FEATURE_SET_VERSION = "4"
 
 
 @dataclass(frozen=True)
@@ -213,6 +213,25 @@ FEATURES: tuple[Feature, ...] = (
         "住院期间门诊或购药次数",
         "outpatient or pharmacy claims during own stay",
         "次",
+    ),
+    # label-free signals (features/signals.py): gang swiping and card lending
+    _F(
+        "covisit_partners",
+        "patient",
+        "network",
+        "多次结伴就诊的同伴人数",
+        "other patients arriving with it (same provider, same half hour) on two or more days",
+        "人",
+        needs=TIMES,
+    ),
+    _F(
+        "far_first_visits",
+        "patient",
+        "use",
+        "异地首次就诊机构次数",
+        "claims at a provider outside its region it had not been to before",
+        "次",
+        peer=True,
     ),
     _F(
         "fees_outside_stay",
@@ -677,6 +696,15 @@ FEATURES: tuple[Feature, ...] = (
         "次",
     ),
     _F(
+        "same_day_admissions",
+        "stay",
+        "inpatient",
+        "同院同日同类病种入院人数",
+        "other stays admitted at the provider that day for the same diagnosis category",
+        "人",
+        peer=True,
+    ),
+    _F(
         "n_diagnosis_codes",
         "stay",
         "inpatient",
@@ -792,6 +820,14 @@ FEATURES: tuple[Feature, ...] = (
         "参保人当日就诊机构数",
         "providers the patient visited that day",
         "家",
+    ),
+    _F(
+        "far_first_visit",
+        "visit",
+        "visit",
+        "异地首次就诊",
+        "first claim of the patient at this provider, outside the patient's region",
+        "是/否",
     ),
     _F("n_lines", "visit", "visit", "费用明细行数", "fee lines", "行", needs=ITEMS, peer=True),
     _F(

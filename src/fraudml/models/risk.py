@@ -199,7 +199,7 @@ def score_frame(model: EntityModel, frame: pd.DataFrame) -> pd.DataFrame:
         out["risk"] = 1.0 - (1.0 - base) * (1.0 - model.rule_lift * rule)
         return out
     tail = anomaly_tail(anomaly, model.anomaly_quantiles, fusion.anomaly_power)
-    out["anomaly_part"] = fusion.anomaly_weight * tail
+    out["anomaly_part"] = fusion.weight(model.supervised is not None) * tail
     supervised = out["supervised"].fillna(0.0).to_numpy()
     out["risk"] = fuse(supervised, out["anomaly_part"].to_numpy(), network, rule, model.rule_lift)
     return out

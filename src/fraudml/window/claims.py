@@ -97,16 +97,13 @@ def prepare(ds: Dataset, window: Window, *, fees: bool = True) -> Inputs:
     # times, and the fee-line summary is the costliest step of the run.
     started = time.perf_counter()
     tag = next(_TAGS)
-    c = ds.con.create_table(f"_window_claims_{tag}", c, temp=True, overwrite=True)
+    c = _temp_table(ds, f"_window_claims_{tag}", c)
     summary = repeated = None
     if "claim_items" in ds:
         # the trace-code look-back scans every coded line before the window's end: once
-        repeated = ds.con.create_table(
-            f"_window_repeats_{tag}", repeated_trace_lines(ds, window), temp=True, overwrite=True
-        )
+        repeated = _temp_table(ds, f"_window_repeats_{tag}", repeated_trace_lines(ds, window))
     if fees and repeated is not None:
-        summary = claim_fees(fee_lines(ds, c), repeated)
-        summary = ds.con.create_table(f"_window_fees_{tag}", summary, temp=True, overwrite=True)
+        summary = _temp_table(ds, f"_window_fees_{tag}", claim_fees(fee_lines(ds, c), repeated))
     log.info(
         "window claims%s ready (%.1f s)",
         " and fee summary" if summary is not None else "",
@@ -123,6 +120,16 @@ def prepare(ds: Dataset, window: Window, *, fees: bool = True) -> Inputs:
     if has_times_of_day(c):
         has.add("claim_times")
     return Inputs(c, summary, regs, codes, window, days, has, repeated)
+
+
+def _temp_table(ds: Dataset, name: str, expr: ir.Table) -> ir.Table:
+    """``expr`` computed into a new temporary table ``name``.
+
+    The names are new on every call (the tag), so no ``overwrite``: with it the backend
+    fills a scratch table and then copies every row into the named one, a second pass
+    over the window's widest tables.
+    """
+    return ds.con.create_table(name, expr, temp=True)
 
 
 def has_times_of_day(claims: ir.Table) -> bool:

@@ -188,14 +188,23 @@ def repeated_trace_lines(ds: Dataset, window: Window) -> ir.Table:
     only their lines are ordered. The look-back is the whole history before the
     window's end: a code sold last year and again in this window is a repeat.
     """
-    lines = ds.table("claim_items").filter(lambda t: t.trace_code.notnull())
-    lines = lines.select("claim_id", "line_no", "trace_code", "item_time")
-    if window.end is not None:
+
+    def coded(*columns: str) -> ir.Table:
+        lines = ds.table("claim_items").filter(lambda t: t.trace_code.notnull())
+        if window.end is None:
+            return lines.select(*columns)
+        lines = lines.select("claim_id", *[c for c in columns if c != "claim_id"])
         claims = ds.table("claims")
         history = claims.filter(window.before_end(claims.admit_time)).select("claim_id")
-        lines = lines.semi_join(history, "claim_id")
-    counts = lines.group_by("trace_code").agg(n=lines.count())
+        return lines.semi_join(history, "claim_id")
+
+    # The coded lines are read twice, counted by code and then filtered to the repeated
+    # codes, each time with only the columns that use needs: one shared relation of
+    # every coded line would be held in memory whole between the two.
+    codes = coded("trace_code")
+    counts = codes.group_by("trace_code").agg(n=codes.count())
     seen_twice = counts.filter(counts.n > 1).select("trace_code")
+    lines = coded("claim_id", "line_no", "trace_code", "item_time")
     lines = lines.semi_join(seen_twice, "trace_code").inner_join(
         ds.table("claims").select("claim_id", "admit_time"), "claim_id"
     )
