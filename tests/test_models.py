@@ -129,8 +129,10 @@ def test_rule_hits_lift_the_risk_and_scores_are_reproducible():
     lifted = frame.assign(rule_severity_score=1.0)
     base, up = score_frame(one, frame), score_frame(one, lifted)
     assert (up.risk > base.risk).all()
-    # one definite high-severity hit: rule part 1 − e⁻¹, lifting by half of it
-    expected = 1 - (1 - base.supervised) * (1 - 0.5 * (1 - np.exp(-1.0)))
+    # one definite high-severity hit: rule part 1 − e⁻¹, lifting by half of it, beside the
+    # supervised and anomaly channels (the noisy-OR of models/fusion.py)
+    kept = (1 - base.supervised) * (1 - base.anomaly_part)
+    expected = 1 - kept * (1 - 0.5 * (1 - np.exp(-1.0)))
     np.testing.assert_allclose(up.risk, expected, rtol=1e-12)
 
 

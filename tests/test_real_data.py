@@ -242,7 +242,9 @@ def test_import_train_cv_and_score_every_provider(tmp_path: Path):
     )
     scores = pd.read_parquet(tmp_path / "s" / "scores.parquet")
     assert len(scores[scores.entity_type == "provider"]) == 80
-    assert len(scores[scores.entity_type == "visit"]) == 80 * 3  # outpatient, no fee lines
+    # outpatient visits, though no fee lines exist: claims of kind visit
+    claims = scores[scores.entity_type == "claim"]
+    assert len(claims[claims.claim_kind == "visit"]) == 80 * 3
     manifest = json.loads((tmp_path / "s" / "manifest.json").read_text())
     assert "night_share" in manifest["dropped_features"]["provider"]
     assert manifest["currency"] == "USD"  # declared by the import in dataset.json
