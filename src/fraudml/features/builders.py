@@ -24,13 +24,52 @@ def _share(part: ir.NumericValue, whole: ir.NumericValue) -> ir.FloatingValue:
     return (part / whole.nullif(0)).fill_null(0.0)
 
 
+def distinct_counts(t: ir.Table, key: str | list[str], **columns: str) -> ir.Table:
+    """Per ``key``, how many distinct non-null values each of ``columns`` (name → column)
+    takes, each counted by an aggregate of its own.
+
+    Kept out of the wide aggregates on purpose: a distinct count beside ordinary
+    aggregates makes DuckDB copy the whole input into a shared intermediate first and
+    join the pieces back, which costs more than these separate, narrow aggregates.
+    """
+    parts = [t.group_by(key).agg(**{name: t[col].nunique()}) for name, col in columns.items()]
+    counts = parts[0]
+    for part in parts[1:]:
+        counts = counts.inner_join(part, key)
+    return counts
+
+
 def attach(base: ir.Table, other: ir.Table, key: str, fill: float | None = 0) -> ir.Table:
     """Left-join ``other``'s columns onto ``base`` by ``key``; missing counts become ``fill``."""
-    joined = base.left_join(other, key)
-    joined = joined.drop(*[c for c in joined.columns if c.endswith("_right")])
-    if fill is None:
-        return joined
-    return joined.mutate(**{c: joined[c].fill_null(fill) for c in other.columns if c != key})
+    return attach_all(base, [other], key, fill)
+
+
+def attach_all(
+    base: ir.Table, others: list[ir.Table], key: str, fill: float | None = 0
+) -> ir.Table:
+    """Left-join the columns of each of ``others`` onto ``base`` by ``key``; missing
+    values become ``fill`` (kept missing when ``None``).
+
+    One chain of joins and one final select, rather than a join, a drop and a fill per
+    table: a profile gathers a dozen such tables, and the nested selects took ibis a
+    noticeable share of the run to compile.
+    """
+    joined = base
+    attached: list[str] = []
+    for i, other in enumerate(others):
+        # the key under a name of its own: tables of one join may not share a column name
+        other = other.rename({f"_key{i}": key})
+        joined = joined.left_join(other, [(key, f"_key{i}")])
+        for name in other.columns:
+            if name == f"_key{i}":
+                continue
+            if name in base.columns or name in attached:
+                raise ValueError(f"column {name!r} is attached twice")
+            attached.append(name)
+    out = {name: joined[name] for name in base.columns}
+    for name in attached:
+        out[name] = joined[name] if fill is None else joined[name].fill_null(fill)
+    return joined.select(**out)
 
 
 def _stays(c: ir.Table) -> ir.Table:
@@ -87,9 +126,6 @@ def patient_profile(x: Inputs) -> ir.Table:
         n_outpatient_chronic=_n(c.visit_type == "outpatient_chronic"),
         n_pharmacy=_n(c.visit_type == "pharmacy"),
         n_inpatient=_n(c.visit_type == "inpatient"),
-        n_providers=c.provider_id.nunique(),
-        n_doctors=c.doctor_id.nunique(),
-        n_regions=c.provider_region.nunique(),
         night_share=_n(c.night) / c.count(),
         weekend_share=_n(c.weekend) / c.count(),
         total_amount=c.total_amount.sum(),
@@ -100,6 +136,13 @@ def patient_profile(x: Inputs) -> ir.Table:
     base = base.mutate(
         fund_share=_share(base.fund_paid, base.total_amount),
         account_share=_share(base.account_paid, base.total_amount),
+    )
+    distinct = distinct_counts(
+        c,
+        "patient_id",
+        n_providers="provider_id",
+        n_doctors="doctor_id",
+        n_regions="provider_region",
     )
 
     per_day = c.group_by(["patient_id", "day"]).agg(k=c.provider_id.nunique())
@@ -141,16 +184,22 @@ def patient_profile(x: Inputs) -> ir.Table:
     overlap = overlap.group_by("patient_id").agg(overlapping_stays=overlap.claim_id.nunique())
     during = during.group_by("patient_id").agg(claims_during_stay=during.visit_id.nunique())
 
-    prof = base
-    label_free = (signals.covisit_partners(c), signals.far_first_visits_per_patient(c))
-    for other in (multi, bursts, inpatient, overlap, during, *label_free):
-        prof = attach(prof, other, "patient_id")
-
+    label_free = [signals.covisit_partners(c), signals.far_first_visits_per_patient(_far(c))]
+    others = [distinct, multi, bursts, inpatient, overlap, during, *label_free]
     if x.registrations is not None:
-        prof = attach(prof, _chronic_unregistered(c, x.registrations), "patient_id")
+        others.append(_chronic_unregistered(c, x.registrations))
     if x.fees is not None:
-        prof = attach(prof, _patient_fees(x.fees, x.days), "patient_id")
-    return prof
+        others.append(_patient_fees(x.fees, x.days))
+    return attach_all(base, others, "patient_id")
+
+
+def _far(c: ir.Table) -> ir.Table:
+    """The claims at providers outside the patient's region: the only ones a far first
+    visit can be. Whether a claim is out of region depends on its patient and provider
+    alone, so every claim of a (patient, provider) pair is kept or none is, and the first
+    of a pair is the same as among all claims: the signal is unchanged, and its ordering
+    window sorts these claims only (a third of them, typically) instead of all."""
+    return c.filter(c.out_of_region)
 
 
 def _chronic_unregistered(c: ir.Table, regs: ir.Table) -> ir.Table:
@@ -166,12 +215,14 @@ def _patient_fees(f: ir.Table, days: ir.NumericScalar) -> ir.Table:
         repeated_trace_lines=f.repeated_trace_lines.sum(),
         restricted_item_hits=f.breach_lines.sum(),
         fees_outside_stay=f.outside_stay_lines.sum(),
-        drug_providers=f.provider_id.nunique(where=f.drug_lines > 0),
     )
-    return agg.mutate(
+    agg = agg.mutate(
         expensive_drug_share=_share(agg._expensive, agg.drug_amount),
         drug_packs_per_30d=agg._packs * 30.0 / days,
     ).drop("_expensive", "_packs")
+    drugs = f.filter(f.drug_lines > 0)
+    providers = distinct_counts(drugs, "patient_id", drug_providers="provider_id")
+    return attach(agg, providers, "patient_id")
 
 
 def provider_profile(x: Inputs) -> ir.Table:
@@ -181,7 +232,6 @@ def provider_profile(x: Inputs) -> ir.Table:
         provider_type=c.provider_type.arbitrary(),
         level=c.level.arbitrary(),
         n_claims=c.count(),
-        n_patients=c.patient_id.nunique(),
         total_amount=c.total_amount.sum(),
         fund_paid=c.fund_paid.sum(),
         cost_per_outpatient=outpatient.ifelse(c.total_amount, ibis.null("float64")).mean(),
@@ -191,14 +241,20 @@ def provider_profile(x: Inputs) -> ir.Table:
         out_of_region_share=_n(c.out_of_region) / c.count(),
         round_amount_share=_n((c.total_amount % 10).abs() < 0.005) / c.count(),
         night_share=_n(c.night) / c.count(),
-        n_doctors=c.doctor_id.nunique(),
-        n_diagnoses=c.diagnosis_code.nunique(),
         mean_patient_age=c.age.mean(),
         claim_amount_p90=c.total_amount.quantile(0.9),
         claim_amount_max=c.total_amount.max(),
         _amount_mean=c.total_amount.mean(),
         _amount_std=c.total_amount.std(),
     )
+    distinct = distinct_counts(
+        c,
+        "provider_id",
+        n_patients="patient_id",
+        n_doctors="doctor_id",
+        n_diagnoses="diagnosis_code",
+    )
+    base = attach(base, distinct, "provider_id")
     base = base.mutate(
         claim_amount_cv=_share(base._amount_std, base._amount_mean),
         claims_per_patient=base.n_claims / base.n_patients,
@@ -216,14 +272,16 @@ def provider_profile(x: Inputs) -> ir.Table:
     hours = c.group_by(["provider_id", c.admit_time.truncate("h").name("h")]).agg(k=c.count())
     burst = hours.group_by("provider_id").agg(max_claims_hour=hours.k.max())
 
-    per_patient = c.group_by("patient_id").agg(k=c.provider_id.nunique())
-    pairs = c.select("provider_id", "patient_id").distinct().inner_join(per_patient, "patient_id")
+    # a patient's providers counted on the (provider, patient) pairs, rather than by a
+    # distinct count over every claim
+    pairs = c.select("provider_id", "patient_id").distinct()
+    per_patient = pairs.group_by("patient_id").agg(k=pairs.count())
+    pairs = pairs.inner_join(per_patient, "patient_id")
     shared = pairs.group_by("provider_id").agg(
         shared_patient_providers=(pairs.k - 1).mean(),
         shared_patient_share=_n(pairs.k > 1) / pairs.count(),
     )
-    prof = base
-    for other in (
+    others = [
         inpatient,
         burst,
         shared,
@@ -232,10 +290,9 @@ def provider_profile(x: Inputs) -> ir.Table:
         _shared_doctors(c),
         _linked_providers(c, "doctor_id", "doctor_linked_providers"),
         _top_diagnosis(c),
-    ):
-        prof = attach(prof, other, "provider_id")
+    ]
     if x.codes is not None:
-        prof = attach(prof, _code_mix(x.codes, c), "provider_id")
+        others.append(_code_mix(x.codes, c))
     if x.fees is not None:
         f = x.fees
         fees = f.group_by("provider_id").agg(
@@ -257,8 +314,8 @@ def provider_profile(x: Inputs) -> ir.Table:
             treatment_share=_share(fees._treatment, fees._fees),
             price_to_cap=_share(fees._ptc_sum, fees._ptc_n),
         ).drop("_fees", "_drug", "_exam_lab", "_material", "_treatment", "_ptc_sum", "_ptc_n")
-        prof = attach(prof, fees, "provider_id")
-    return prof
+        others.append(fees)
+    return attach_all(base, others, "provider_id")
 
 
 def _linked_providers(c: ir.Table, via: str, name: str) -> ir.Table:
@@ -327,20 +384,22 @@ def _most_frequent(c: ir.Table, key: str, column: str) -> ir.Table:
 
 
 def doctor_profile(x: Inputs) -> ir.Table:
-    c = x.claims.filter(x.claims.doctor_id.notnull())
-    base = c.group_by("doctor_id").agg(
-        n_claims=c.count(),
-        n_patients=c.patient_id.nunique(),
-        cost_per_visit=c.total_amount.mean(),
-    )
-    base = attach(base, _most_frequent(c, "doctor_id", "department"), "doctor_id", fill=None)
-    base = attach(base, _most_frequent(c, "doctor_id", "provider_id"), "doctor_id", fill=None)
-    base = attach(
-        base, c.group_by("doctor_id").agg(n_providers=c.provider_id.nunique()), "doctor_id"
-    )
+    # Every aggregate below groups all claims by doctor and only the base drops the group
+    # of claims without one (the others join to the base, and a missing id matches
+    # nothing): filtering the claims first instead gives the engine a shared filtered copy
+    # of every claim to hold, which costs more than the one extra group per aggregate.
+    c = x.claims
+    base = c.group_by("doctor_id").agg(n_claims=c.count(), cost_per_visit=c.total_amount.mean())
+    base = base.filter(base.doctor_id.notnull())
+    most = [
+        _most_frequent(c, "doctor_id", "department"),
+        _most_frequent(c, "doctor_id", "provider_id"),
+    ]
+    base = attach_all(base, most, "doctor_id", fill=None)
+    distinct = distinct_counts(c, "doctor_id", n_patients="patient_id", n_providers="provider_id")
     per_day = c.group_by(["doctor_id", "day"]).agg(k=c.patient_id.nunique())
     daily = per_day.group_by("doctor_id").agg(patients_per_day=per_day.k.mean())
-    prof = attach(base, daily, "doctor_id")
+    others = [distinct, daily]
     if x.fees is not None:
         f = x.fees.filter(x.fees.doctor_id.notnull())
         fees = f.group_by("doctor_id").agg(
@@ -354,8 +413,8 @@ def doctor_profile(x: Inputs) -> ir.Table:
             exam_lab_per_visit=_share(fees._lines, fees._visits),
             drug_share=_share(fees._drug, fees._fees),
         ).drop("_lines", "_visits", "_fees", "_drug")
-        prof = attach(prof, fees, "doctor_id")
-    return prof
+        others.append(fees)
+    return attach_all(base, others, "doctor_id")
 
 
 def stay_profile(x: Inputs) -> ir.Table:
@@ -379,10 +438,9 @@ def stay_profile(x: Inputs) -> ir.Table:
     overlap, during = _stay_pairs(c, stays)
     overlap = overlap.group_by("claim_id").agg(overlapping_stays=overlap.other.nunique())
     during = during.group_by("claim_id").agg(claims_during_stay=during.visit_id.nunique())
-    prof = attach(attach(base, overlap, "claim_id"), during, "claim_id")
-    prof = attach(prof, signals.same_day_admissions(c), "claim_id")
+    others = [overlap, during, signals.same_day_admissions(c)]
     if x.codes is not None:
-        prof = attach(prof, _claim_code_counts(x.codes), "claim_id")
+        others.append(_claim_code_counts(x.codes))
     if x.fees is not None:
         f = x.fees
         fees = f.select(
@@ -395,8 +453,8 @@ def stay_profile(x: Inputs) -> ir.Table:
             fees_outside_stay=f.outside_stay_lines,
             repeated_trace_lines=f.repeated_trace_lines,
         )
-        prof = attach(prof, fees, "claim_id")
-    return prof
+        others.append(fees)
+    return attach_all(base, others, "claim_id")
 
 
 def visit_profile(x: Inputs) -> ir.Table:
@@ -434,24 +492,23 @@ def visit_profile(x: Inputs) -> ir.Table:
         patient_claims_7d=visits.patient_claims_7d,
         patient_providers_day=visits.patient_providers_day,
     )
-    far = signals.first_far_visits(c).select("claim_id", "far_first_visit")
-    base = attach(base, far, "claim_id")
-    if x.fees is None:
-        return base
-    f = x.fees
-    fees = f.select(
-        "claim_id",
-        n_lines=f.n_lines,
-        drug_share=_share(f.drug_amount, f.fees),
-        expensive_drug_share=_share(f.expensive_drug_amount, f.drug_amount),
-        exam_lab_lines=f.exam_lab_lines,
-        exam_lab_share=_share(f.exam_lab_amount, f.fees),
-        material_share=_share(f.material_amount, f.fees),
-        price_to_cap=_share(f.price_to_cap_sum, f.price_to_cap_n),
-        restricted_item_hits=f.breach_lines,
-        repeated_trace_lines=f.repeated_trace_lines,
-    )
-    return attach(base, fees, "claim_id")
+    others = [signals.first_far_visits(_far(c)).select("claim_id", "far_first_visit")]
+    if x.fees is not None:
+        f = x.fees
+        fees = f.select(
+            "claim_id",
+            n_lines=f.n_lines,
+            drug_share=_share(f.drug_amount, f.fees),
+            expensive_drug_share=_share(f.expensive_drug_amount, f.drug_amount),
+            exam_lab_lines=f.exam_lab_lines,
+            exam_lab_share=_share(f.exam_lab_amount, f.fees),
+            material_share=_share(f.material_amount, f.fees),
+            price_to_cap=_share(f.price_to_cap_sum, f.price_to_cap_n),
+            restricted_item_hits=f.breach_lines,
+            repeated_trace_lines=f.repeated_trace_lines,
+        )
+        others.append(fees)
+    return attach_all(base, others, "claim_id")
 
 
 BUILDERS = {

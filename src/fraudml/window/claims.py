@@ -16,7 +16,7 @@ import ibis
 import ibis.expr.types as ir
 
 from fraudml.io.load import Dataset
-from fraudml.window.fees import claim_fees, fee_lines, repeated_trace_lines
+from fraudml.window.fees import claim_fees, repeated_trace_lines
 from fraudml.window.period import Window
 
 log = logging.getLogger(__name__)
@@ -103,7 +103,7 @@ def prepare(ds: Dataset, window: Window, *, fees: bool = True) -> Inputs:
         # the trace-code look-back scans every coded line before the window's end: once
         repeated = _temp_table(ds, f"_window_repeats_{tag}", repeated_trace_lines(ds, window))
     if fees and repeated is not None:
-        summary = _temp_table(ds, f"_window_fees_{tag}", claim_fees(fee_lines(ds, c), repeated))
+        summary = _temp_table(ds, f"_window_fees_{tag}", claim_fees(ds, c, repeated))
     log.info(
         "window claims%s ready (%.1f s)",
         " and fee summary" if summary is not None else "",

@@ -108,7 +108,7 @@ def fee_lines(ds: Dataset, c: ir.Table) -> ir.Table:
     )
 
 
-def claim_fees(lines: ir.Table, repeated: ir.Table) -> ir.Table:
+def claim_fees(ds: Dataset, c: ir.Table, repeated: ir.Table) -> ir.Table:
     """One row per claim with fee lines: its patient, provider and doctor, and line counts
     and amounts by kind (drugs, exams and labs, materials, treatment, breaches, repeats).
 
@@ -119,11 +119,14 @@ def claim_fees(lines: ir.Table, repeated: ir.Table) -> ir.Table:
 
     Parameters
     ----------
-    lines
-        :func:`fee_lines` of the window's claims.
+    ds
+        The dataset, for its fee lines (:func:`fee_lines`).
+    c
+        The window's claims.
     repeated
         :func:`repeated_trace_lines` as of the window's end.
     """
+    lines = fee_lines(ds, c)
 
     def n(cond: ir.BooleanValue) -> ir.IntegerScalar:
         return cond.ifelse(1, 0).sum()
@@ -151,8 +154,14 @@ def claim_fees(lines: ir.Table, repeated: ir.Table) -> ir.Table:
         _static=n(lines.static_breach),
         outside_stay_lines=n(lines.outside_stay),
     )
+    # The daily limit spans claims, so every limited line (most lines have a limit) is
+    # summed per patient, item and day; the few days over their limit then take their
+    # lines from the fee lines of the patients concerned alone. Asking the first lines
+    # back instead (:func:`over_daily_limit` on them) has the engine hold every limited
+    # line in memory between the two passes, which costs more than this narrow second one.
+    over = _over_limit_days(lines)
+    daily = over_daily_limit(fee_lines(ds, c.semi_join(over, "patient_id")))
     # a line over the daily limit that already breaches statically counts once
-    daily = over_daily_limit(lines)
     daily = daily.filter(~daily.static_breach)
     daily = daily.group_by("claim_id").agg(_daily=daily.count())
     reps = repeated.group_by("claim_id").agg(repeated_trace_lines=repeated.count())
@@ -165,17 +174,25 @@ def claim_fees(lines: ir.Table, repeated: ir.Table) -> ir.Table:
     ).drop("_static", "_daily")
 
 
+#: A daily limit applies to a patient's item on one day, whichever claims carry it.
+_DAILY_KEYS = ["patient_id", "item_code", "day"]
+
+
+def _over_limit_days(lines: ir.Table) -> ir.Table:
+    """The (patient, item, day) of :data:`_DAILY_KEYS` whose fee lines' summed quantity
+    exceeds the item's daily limit."""
+    limited = lines.filter(lines.max_daily.notnull())
+    daily = limited.group_by(_DAILY_KEYS).agg(q=limited.quantity.sum(), cap=limited.max_daily.max())
+    return daily.filter(daily.q > daily.cap).select(*_DAILY_KEYS)
+
+
 def over_daily_limit(lines: ir.Table) -> ir.Table:
     """Fee lines on a (patient, item, day) whose summed quantity exceeds the daily limit.
 
     The limit applies across claims: two prescriptions of the same day add up.
     """
     limited = lines.filter(lines.max_daily.notnull())
-    daily = limited.group_by(["patient_id", "item_code", "day"]).agg(
-        q=limited.quantity.sum(), cap=limited.max_daily.max()
-    )
-    over = daily.filter(daily.q > daily.cap).select("patient_id", "item_code", "day")
-    return limited.semi_join(over, ["patient_id", "item_code", "day"]).select(
+    return limited.semi_join(_over_limit_days(lines), _DAILY_KEYS).select(
         "claim_id", "line_no", "static_breach"
     )
 
