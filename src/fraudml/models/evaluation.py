@@ -11,6 +11,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from fraudml.entities import CLAIM_KINDS, ENTITIES, lead_capacity
@@ -65,16 +66,9 @@ def evaluate_entity(
     scores with ``label`` and ``scheme``."""
     y = target(fit.frame, hindsight).to_numpy()
     scheme = hindsight.scheme.reindex(fit.frame.index)
-    rows, scheme_rows = [], []
-    for method, s in rankings(fit, entity).items():
-        values = s.to_numpy(dtype=float)
-        rows.append({"entity": entity, "method": method, **ranking_metrics(y, values, k)})
-        for name, r in recall_at_k_by_scheme(y, values, scheme, k).items():
-            scheme_rows.append(
-                {"entity": entity, "method": method, "scheme": name, "recall_at_k": r}
-            )
+    metrics, schemes = judge(entity, rankings(fit, entity), y, scheme, k)
     labelled = fit.heldout.assign(label=y, scheme=scheme)
-    ap = {r["method"]: r["ap"] for r in rows}
+    ap = dict(zip(metrics.method, metrics.ap, strict=True))
     log.info(
         "%-8s AP: risk %.3f, anomaly %.3f, best baseline %.3f (%d positives of %d)",
         entity,
@@ -84,7 +78,23 @@ def evaluate_entity(
         int(y.sum()),
         len(y),
     )
-    return pd.DataFrame(rows), pd.DataFrame(scheme_rows), labelled
+    return metrics, schemes, labelled
+
+
+def judge(
+    entity: str, methods: Mapping[str, pd.Series], y: np.ndarray, scheme: pd.Series, k: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Ranking metrics and per-scheme recall@``k`` of each of ``methods`` (name → score,
+    aligned with ``y`` and ``scheme``), one row per method and per method × scheme."""
+    rows, scheme_rows = [], []
+    for method, s in methods.items():
+        values = s.to_numpy(dtype=float)
+        rows.append({"entity": entity, "method": method, **ranking_metrics(y, values, k)})
+        for name, r in recall_at_k_by_scheme(y, values, scheme, k).items():
+            scheme_rows.append(
+                {"entity": entity, "method": method, "scheme": name, "recall_at_k": r}
+            )
+    return pd.DataFrame(rows), pd.DataFrame(scheme_rows)
 
 
 def evaluate_claims(
@@ -111,15 +121,7 @@ def evaluate_claims(
     methods = {"risk": scored["risk"], "rules": rows["rule_severity_score"]}
     if "fund_paid" in rows:
         methods["baseline_fund_paid"] = rows["fund_paid"]
-    out, scheme_rows = [], []
-    for method, s in methods.items():
-        values = s.to_numpy(dtype=float)
-        out.append({"entity": "claim", "method": method, **ranking_metrics(y, values, k)})
-        for name, r in recall_at_k_by_scheme(y, values, scored["scheme"], k).items():
-            scheme_rows.append(
-                {"entity": "claim", "method": method, "scheme": name, "recall_at_k": r}
-            )
-    return pd.DataFrame(out), pd.DataFrame(scheme_rows)
+    return judge("claim", methods, y, scored["scheme"], k)
 
 
 def evaluate(

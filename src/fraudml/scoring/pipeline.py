@@ -21,6 +21,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from fraudml.entities import ENTITIES, OWNERS, lead_capacity, lead_types
@@ -250,10 +251,9 @@ def score_period(
     explain_seconds = 0.0
     for lead_type, kinds in lead_types(scored).items():
         s = pd.concat([scored[kind] for kind in kinds])
-        kind_of = pd.Series(
-            [kind for kind in kinds for _ in range(len(scored[kind]))], index=s.index
-        )
-        model_of = kind_of.map(lambda kind: versions.get(kind, "?"))
+        sizes = [len(scored[kind]) for kind in kinds]
+        kind_of = pd.Series(np.repeat(kinds, sizes), index=s.index)
+        model_of = pd.Series(np.repeat([versions.get(k, "?") for k in kinds], sizes), s.index)
         claim_kind = kind_of if lead_type == "claim" else None
         k = lead_capacity(capacity, lead_type, kinds)
         ranked = rank_entities(s, k)
