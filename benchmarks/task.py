@@ -38,6 +38,13 @@ def main() -> None:
             result = profiles_bench.run_sql(Path(args[1]))
         else:
             result = profiles_bench.run_pandas(Path(args[0]), Path(args[1]))
+    elif func.startswith("graph_"):
+        from benchmarks import graph_bench
+
+        if func == "graph_edges":
+            result = graph_bench.run_edges(Path(args[0]), Path(args[1]))
+        else:
+            result = graph_bench.run_groups(Path(args[1]), func.removeprefix("graph_"))
     elif func.startswith("rules_"):
         from benchmarks import rules_bench
 

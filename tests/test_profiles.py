@@ -12,7 +12,7 @@ from fraudml import load_dataset
 from fraudml.entities import ENTITIES
 from fraudml.features import FEATURES, Window, build_profiles
 from fraudml.features.peers import with_peers
-from tests.builders import claim, line
+from tests.builders import catalog_item, claim, line
 
 
 def profiles(root, window: Window | None = None):
@@ -318,7 +318,13 @@ def test_without_a_catalog_its_features_are_dropped_and_listed_not_guessed(make_
 
     root = make_dataset()  # fee lines, no catalog
     frames, dropped = profiles(root)
-    catalog_features = {"restricted_item_hits", "over_cap_lines", "price_to_cap"}
+    catalog_features = {
+        "restricted_item_hits",
+        "over_cap_lines",
+        "price_to_cap",
+        "near_cap_lines",
+        "near_cap_share",
+    }
     assert set(frames) == {"patient", "provider", "stay", "visit"}  # no doctor ids here
     for entity in frames:
         mine = {f.name for f in FEATURES if f.entity == entity} & catalog_features
@@ -545,3 +551,121 @@ def test_stays_admitted_together_for_the_same_illness_are_counted(make_dataset):
 
     stays = profiles(make_dataset(edit))[0]["stay"]
     assert stays.same_day_admissions.to_dict() == {"S1": 1, "S2": 1, "S3": 0, "S4": 0}
+
+
+def test_prices_pinned_just_under_the_cap_are_counted(make_dataset):
+    # 串换: a dearer code billed at its cap. Near the cap: at most 5% below it, not above
+    def edit(t):
+        t["catalog"] = [
+            catalog_item("XA01", "western_drug", price_cap=30),
+            catalog_item("LB01", "lab", price_cap=100),
+        ]
+        t["claims"] += [
+            claim("N1", "001", "H1", "outpatient", "2024-03-04 09:00:00", doctor="DR1"),
+            claim("N2", "002", "H1", "outpatient", "2024-03-05 09:00:00", doctor="DR1"),
+            claim("S1", "002", "H1", "inpatient", "2024-03-06 09:00:00", "2024-03-08 09:00:00"),
+        ]
+        t["claim_items"] += [
+            line("N1", 1, "XA01", "western_drug", 1, 29.0),  # 96.7% of the cap: near
+            line("N1", 2, "LB01", "lab", 1, 95),  # exactly 5% below: near
+            line("N1", 3, "TR01", "treatment", 1, 10),  # no cap: not a capped line
+            line("N2", 1, "XA01", "western_drug", 1, 28.4),  # 94.7%: not near
+            line("S1", 1, "XA01", "western_drug", 2, 30),  # at the cap: near
+            line("S1", 2, "LB01", "lab", 1, 50),
+        ]
+
+    frames = profiles(make_dataset(edit))[0]
+    # C1: XA01 at 30.25 is over the cap, LB01 at 60 far below it; C2: XA01 at 30, the cap
+    assert frames["visit"].near_cap_lines.to_dict() == {"C1": 0, "C2": 1, "N1": 2, "N2": 0}
+    assert frames["stay"].near_cap_lines.to_dict() == {"S1": 1}
+    providers = frames["provider"]
+    assert providers.loc["H1", "near_cap_share"] == pytest.approx(3 / 7)  # C1 2, N1 2, N2 1, S1 2
+    assert providers.loc["D1", "near_cap_share"] == 1.0
+    assert frames["doctor"].loc["DR1", "near_cap_share"] == pytest.approx(2 / 3)
+
+
+def test_pharmacy_purchases_paid_from_the_account_at_round_totals(make_dataset):
+    # 套刷个人账户: C2 (002 at D1, 45 yuan, all from the account) is in the base data
+    def edit(t):
+        t["patients"].append(dict(t["patients"][0], patient_id="003"))
+        t["claims"] += [
+            claim("P1", "001", "D1", "pharmacy", "2024-03-04 10:00:00", total="200",
+                  fund="0", account="200", cash="0"),
+            claim("P2", "001", "D1", "pharmacy", "2024-03-05 10:00:00", total="10",
+                  fund="0", account="0", cash="10"),
+            claim("P3", "001", "D1", "pharmacy", "2024-03-06 10:00:00", total="99.99",
+                  fund="0", account="50", cash="49.99"),
+            # nothing bought is no round total
+            claim("P4", "001", "D1", "pharmacy", "2024-03-07 10:00:00", total="0",
+                  fund="0", account="0", cash="0"),
+            # a round total elsewhere than at a pharmacy does not count
+            claim("O1", "003", "H1", "outpatient", "2024-03-08 10:00:00"),
+        ]  # fmt: skip
+
+    patients = profiles(make_dataset(edit))[0]["patient"]
+    assert patients.pharmacy_account_share.to_dict() == pytest.approx(
+        {"001": 250 / 309.99, "002": 1.0, "003": 0.0}
+    )
+    assert patients.pharmacy_round_share.to_dict() == {"001": 0.5, "002": 0.0, "003": 0.0}
+
+
+def test_dialysis_sessions_beyond_three_a_week_are_counted(make_dataset):
+    # 透析超频次: ISO weeks from Monday 2024-03-04; a session is a day with a claim of the
+    # hemodialysis department (a second settlement that day is the same session)
+    def session(cid, patient, day, doctor):
+        row = claim(cid, patient, "H1", "outpatient_chronic", f"{day} 08:00:00", doctor=doctor)
+        return dict(row, department="hemodialysis", diagnosis_code="N18.5")
+
+    def edit(t):
+        days_001 = [
+            "2024-03-04", "2024-03-05", "2024-03-06", "2024-03-06", "2024-03-07", "2024-03-08",
+            "2024-03-11", "2024-03-13", "2024-03-15", "2024-03-17",  # Sunday: still week 2
+            "2024-03-18",
+        ]  # fmt: skip
+        t["claims"] += [session(f"A{i}", "001", d, "DR1") for i, d in enumerate(days_001)]
+        days_002 = ["2024-03-04", "2024-03-05", "2024-03-06", "2024-03-07"]
+        t["claims"] += [session(f"B{i}", "002", d, "DR2") for i, d in enumerate(days_002)]
+        # not a dialysis session: another department on a fifth day
+        t["claims"].append(claim("X1", "002", "H1", "outpatient", "2024-03-08 09:00:00"))
+
+    frames = profiles(make_dataset(edit))[0]
+    # 001: 5 sessions in week 1 (2 beyond), 4 in week 2 (1), 1 in week 3; 002: 4 (1)
+    assert frames["patient"].sessions_beyond_schedule.to_dict() == {"001": 3, "002": 1}
+    providers = frames["provider"].sessions_beyond_schedule_share
+    assert providers.to_dict() == pytest.approx({"H1": 4 / 14, "D1": 0.0})
+    doctors = frames["doctor"].sessions_beyond_schedule_share
+    assert doctors.to_dict() == pytest.approx({"DR1": 3 / 10, "DR2": 1 / 4})
+
+
+def test_stays_billing_only_bed_and_nursing_are_flagged(make_dataset):
+    # 挂床: a stay billed for bed, nursing and being seen, with no care at all
+    def edit(t):
+        t["claims"] += [
+            claim("S1", "001", "H1", "inpatient", "2024-04-01 09:00:00", "2024-04-06 09:00:00"),
+            claim("S2", "001", "H1", "inpatient", "2024-05-01 09:00:00", "2024-05-03 09:00:00"),
+            claim("S3", "002", "H1", "inpatient", "2024-05-10 09:00:00", "2024-05-12 09:00:00"),
+        ]
+        t["claim_items"] += [
+            line("S1", 1, "BD01", "bed", 5, 50),
+            line("S1", 2, "NS01", "nursing", 5, 30),
+            line("S1", 3, "CN01", "consultation", 1, 20),
+            line("S1", 4, "RG01", "registration", 1, 5),
+            line("S2", 1, "BD01", "bed", 2, 50),
+            line("S2", 2, "NS01", "nursing", 2, 30),
+            line("S2", 3, "XA01", "western_drug", 2, 20),
+            line("S2", 4, "LB01", "lab", 1, 50),
+        ]  # S3 has no fee lines
+
+    frames = profiles(make_dataset(edit))[0]
+    stays = frames["stay"]
+    assert stays.bed_nursing_share.to_dict() == pytest.approx(
+        {"S1": 400 / 425, "S2": 160 / 250, "S3": 0.0}
+    )
+    assert stays.bed_nursing_only.to_dict() == {"S1": 1, "S2": 0, "S3": 0}
+    h1 = frames["provider"].loc["H1"]
+    # stays only (C1's outpatient lines are not a stay's); S3 has no lines to judge
+    assert h1.bed_nursing_share == pytest.approx(560 / 675)
+    assert h1.bed_nursing_only_share == 0.5
+    assert frames["provider"].loc["D1", "bed_nursing_only_share"] == 0.0
+    patients = frames["patient"].bed_nursing_share
+    assert patients.to_dict() == pytest.approx({"001": 560 / 675, "002": 0.0})

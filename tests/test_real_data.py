@@ -339,6 +339,25 @@ def test_real_data_page_on_a_generated_region(tmp_path: Path):
     assert "2 random subsets of 16" in text
     assert "| 100% | 50 |" in text  # learning curve: 2/3 of 75 labelled providers
     assert "quoted 0.91 / 0.76" in text
+    # the shared-physician network (issue 17): same folds and seeds, paired, a verdict
+    from fraudml.evaluate.real_data import NETWORK_PAIRS, network_verdict
+
+    for name in ("toolkit_network", "quick_network", "quick_learner_network"):
+        assert len(results[name]) == 2
+    network = raw["network"]
+    assert set(network["paired"]) == set(NETWORK_PAIRS)
+    for values in network["paired"].values():
+        assert len(values) == 2
+        assert all(d["lo"] <= d["hi"] and 0 <= d["share_a_better"] <= 1 for d in values)
+    # without the network, the per-fold re-fit is the toolkit's own provider model
+    assert max(network["reproduced"]) < 1e-9
+    summary = network["summary"]
+    assert summary["labelled"] == 75 and summary["edges"] > 0  # 150 physicians, 80 providers
+    assert "## Does the shared-physician network lift provider AP?" in text
+    lifts, sentence = network_verdict(network["paired"])
+    assert f"**Verdict: {'yes' if lifts else 'no'}.** {sentence}." in text
+    assert "| fraudml + network − fraudml | 20261123 |" in text
+    assert "`make real-data`" in text
 
 
 def _mean_ap(values: list[dict[str, float]]) -> float:

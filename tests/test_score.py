@@ -181,8 +181,9 @@ def test_score_command_writes_the_contract_outputs_atomically(city_root, tmp_pat
     html = (out / "report.html").read_text(encoding="utf-8")
     assert "not-in-the-report" not in html and leads.entity_id.iloc[0] in html
     assert pd.read_csv(out / "leads.csv").shape[0] == len(leads)
-    # the labels' vocabulary: stays and visits are claims, ranked on one scale
-    assert set(scores.entity_type) == {"patient", "claim", "provider", "doctor"}
+    # the labels' vocabulary: stays and visits are claims, ranked on one scale; groups
+    # are the network's leads
+    assert set(scores.entity_type) == {"patient", "claim", "provider", "doctor", "group"}
     claims = scores[scores.entity_type == "claim"]
     assert set(claims.claim_kind) == {"stay", "visit"}
     assert scores[scores.entity_type != "claim"].claim_kind.isna().all()
@@ -191,6 +192,15 @@ def test_score_command_writes_the_contract_outputs_atomically(city_root, tmp_pat
     per_type = leads.groupby("entity_type").size().to_dict()
     assert per_type["claim"] <= 50 + 200 and per_type["patient"] <= 100
     assert per_type.get("provider", 0) <= 5 and per_type.get("doctor", 0) <= 20
+    assert 0 < per_type["group"] <= 10
+    # group leads: their members (patients pseudonymised, like the group ids) and proof
+    groups = pd.read_parquet(out / "groups.parquet")
+    chosen = set(leads[leads.entity_type == "group"].entity_id)
+    assert set(groups.group_id) == chosen and all(g.startswith("G") for g in chosen)
+    members = groups[groups.member_type == "patient"]
+    assert members.member_id.str.fullmatch(r"P[0-9a-f]{16}").all()
+    proof = pd.read_parquet(out / "group_evidence.parquet")
+    assert set(proof.group_id) <= chosen and proof.patient_id.str.startswith("P").all()
     # definite violations: their own output and sheets, not leads
     violations = pd.read_parquet(out / "violations.parquet")
     assert len(violations) == manifest["rows"]["violations"] > 0

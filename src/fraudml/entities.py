@@ -72,7 +72,8 @@ _SPECS = (
         name="patient",
         key="patient_id",
         label_type="patient",
-        context=("age_band", "gender", "insurance_type"),
+        # group_id: the window's co-visit group (fraudml.graph), missing outside any
+        context=("age_band", "gender", "insurance_type", "group_id"),
         peer_groups=("age_band", "gender", "insurance_type"),
         baselines={"fund_paid": ("fund_paid",), "claim_count": ("n_claims",)},
         capacity=100,

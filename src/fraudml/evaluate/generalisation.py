@@ -26,8 +26,15 @@ from typing import Any
 import pandas as pd
 
 from fraudml.entities import CLAIM_KINDS, ENTITIES
+from fraudml.graph.groups import (
+    DOCTOR_GROUP_FEATURES,
+    PATIENT_GROUP_FEATURES,
+    PROVIDER_GROUP_FEATURES,
+)
+from fraudml.graph.propagation import GROUP_FLAGGED, with_group_labels
 from fraudml.models.evaluation import Evaluation, evaluate
 from fraudml.models.fitting import EntityFit, Frames, fit_in_order, time_fitter
+from fraudml.models.frames import labels_as_of
 from fraudml.models.risk import score_frame
 
 #: The method whose figures the tables lead with, and the isolation forest beside it.
@@ -106,6 +113,7 @@ def score_elsewhere(
     frames: Mapping[str, pd.DataFrame],
     labels: pd.DataFrame | None,
     capacity: Mapping[str, int],
+    until: datetime | None = None,
 ) -> tuple[dict[str, EntityFit], Evaluation]:
     """Judge fitted models on another dataset's evaluation window, without refitting.
 
@@ -123,6 +131,10 @@ def score_elsewhere(
         That dataset's labels, every one known (hindsight).
     capacity : mapping
         K per entity type.
+    until : datetime, optional
+        That dataset's UNTIL: fellow group members' labels decided before it reach the
+        propagated group feature (:mod:`fraudml.graph.propagation`), as scoring there
+        would see them; ``None`` lets every label reach it.
 
     Returns
     -------
@@ -136,6 +148,8 @@ def score_elsewhere(
         fitted, frame = fits.get(entity), mine.get("evaluation")
         if fitted is None or frame is None:
             return None
+        known = labels_as_of(labels, entity, until).index
+        frame = with_group_labels(frame, known, out_of_fold=False)
         scored = score_frame(fitted.model, frame)
         return EntityFit(fitted.model, frame, scored, {"evaluation": scored}, fitted.example)
 
@@ -269,7 +283,7 @@ def headline_table(in_sample: pd.DataFrame, shifted: pd.DataFrame) -> pd.DataFra
     return pd.DataFrame(rows)
 
 
-def _recall(schemes: pd.DataFrame, entity: str, scheme: str) -> pd.Series:
+def scheme_recall(schemes: pd.DataFrame, entity: str, scheme: str) -> pd.Series:
     """Method → recall@K of ``scheme`` at ``entity`` in one run's per-scheme table."""
     if schemes.empty:
         return pd.Series(dtype=float)
@@ -303,7 +317,7 @@ def withheld_levels(withheld: Mapping[str, pd.DataFrame], in_sample: pd.DataFram
             continue
         mine = table[(table.scheme == scheme) & (table.method == FULL_STACK)]
         for r in sorted(mine.itertuples(), key=lambda r: _order(r.entity)):
-            known = _recall(in_sample, r.entity, scheme).get(FULL_STACK, float("nan"))
+            known = scheme_recall(in_sample, r.entity, scheme).get(FULL_STACK, float("nan"))
             rows.append(
                 {
                     "scheme": scheme,
@@ -366,8 +380,8 @@ def withheld_table(
     """
     rows = []
     for r in levels.itertuples():
-        mine = _recall(withheld.get(r.scheme, pd.DataFrame()), r.entity, r.scheme)
-        known = _recall(in_sample, r.entity, r.scheme)
+        mine = scheme_recall(withheld.get(r.scheme, pd.DataFrame()), r.entity, r.scheme)
+        known = scheme_recall(in_sample, r.entity, r.scheme)
         name, base = best_baseline(mine)
         rows.append(
             {
@@ -396,3 +410,44 @@ def withheld_table(
             "in_sample",
         ],
     )
+
+
+#: schemes whose detection the network (fraudml.graph) is meant to lift (issue 17)
+NETWORK_SCHEMES = ("gang_swiping", "phantom_billing", "card_lending")
+
+
+def network_columns(frame: pd.DataFrame) -> list[str]:
+    """The columns :mod:`fraudml.graph` adds to a frame: the group features (with their
+    peer columns), the propagated group labels and ``group_id``."""
+    names = {*PATIENT_GROUP_FEATURES, *PROVIDER_GROUP_FEATURES, *DOCTOR_GROUP_FEATURES}
+    return [
+        c for c in frame.columns if c.split("__", 1)[0] in names or c in (GROUP_FLAGGED, "group_id")
+    ]
+
+
+def without_network(windows: Frames) -> dict[str, dict[str, pd.DataFrame]]:
+    """``windows`` with every column of :func:`network_columns` dropped: what the models
+    saw before the network existed."""
+    return {
+        w: {e: f.drop(columns=network_columns(f)) for e, f in frames.items()}
+        for w, frames in windows.items()
+    }
+
+
+def group_lead_recall(
+    members: pd.DataFrame, patient_risk: pd.Series, positives: pd.Index, k: int
+) -> tuple[float, int]:
+    """Share of ``positives`` (patients) among the members of the top ``k`` groups
+    ranked by mean member risk (as scoring ranks group leads), and the number of those
+    groups' members.
+
+    ``members`` holds ``member_id`` and ``group_id`` (:attr:`fraudml.graph.WindowGraph.members`).
+    """
+    if members.empty or len(positives) == 0:
+        return 0.0, 0
+    risk = members.assign(r=members.member_id.map(patient_risk).fillna(0.0))
+    mean = risk.groupby("group_id").r.mean().sort_values(ascending=False, kind="stable")
+    top = mean.index[:k]
+    inside = members[members.group_id.isin(top)].member_id
+    found = pd.Index(positives).isin(inside.to_numpy()).sum()
+    return float(found) / len(positives), len(inside)

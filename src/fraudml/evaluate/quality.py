@@ -28,7 +28,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -40,21 +40,25 @@ from omegaconf import DictConfig, OmegaConf
 from fraudml.config import register
 from fraudml.entities import ENTITIES
 from fraudml.evaluate.generalisation import (
+    NETWORK_SCHEMES,
     best_baseline,
     fit_and_evaluate,
+    group_lead_recall,
     headline_table,
     own_levels,
     scheme_positives,
+    scheme_recall,
     score_elsewhere,
     unfound,
     withheld_levels,
     withheld_table,
+    without_network,
 )
 from fraudml.features import FEATURE_SET_VERSION
 from fraudml.io import load_dataset
 from fraudml.io.load import Dataset
 from fraudml.models.evaluation import Evaluation
-from fraudml.models.frames import frames_and_hits
+from fraudml.models.frames import frames_and_hits, window_frames
 from fraudml.models.fusion import Fusion
 from fraudml.models.training import (
     TimeSplit,
@@ -64,6 +68,7 @@ from fraudml.models.training import (
     time_split,
 )
 from fraudml.paths import conf_dir
+from fraudml.scoring.groups import GROUP_CAPACITY
 from fraudml.synth import SimulationConfig, simulate, write_dataset
 from fraudml.synth.simulate import simulation_config
 from fraudml.workflows import load_rule_base
@@ -94,6 +99,14 @@ class Measurement:
     absent: list[str]
     #: "committed" / "shifted" → providers per kind in that city
     providers: dict[str, pd.Series]
+    #: scheme → per-scheme recall table of the withheld run without the network features
+    no_network: dict[str, pd.DataFrame] = field(default_factory=dict)
+    #: scheme → (with network, without) → (recall among the top group leads' members,
+    #: members of those groups), labels withheld
+    group_recall: dict[str, dict[str, tuple[float, int]]] = field(default_factory=dict)
+    #: scheme → (with network, without) → per-scheme recall table on the shifted city of
+    #: the fits that withheld the scheme
+    shifted_network: dict[str, dict[str, pd.DataFrame]] = field(default_factory=dict)
 
 
 def _fmt(x: float) -> str:
@@ -222,6 +235,55 @@ def render_generalisation(
     return lines
 
 
+def render_network(m: Measurement) -> list[str]:
+    """The network section: schemes the groups are meant to find, withheld, with and
+    without the network's features (:mod:`fraudml.graph`)."""
+    if not m.no_network:
+        return []
+    levels = own_levels(scheme_positives(m.result.scores))
+    capacity = {r.entity: int(r.k) for r in m.result.metrics.itertuples()}
+    with_net = withheld_table(m.withheld, m.result.schemes, levels, capacity)
+    without = withheld_table(m.no_network, m.result.schemes, levels, capacity)
+    without = without.set_index("scheme")
+    lines = [
+        "## Networks: schemes found with and without the group features",
+        "",
+        "The withheld-scheme runs above, once more for the schemes the network is meant to "
+        "lift, with the columns `fraudml.graph` adds (co-visit group features of patients, "
+        "providers and doctors, the propagated share of fellow members already found, "
+        "`group_id`) dropped from every window before fitting. The labels of the scheme are "
+        "withheld in both. **Group leads**: the share of the scheme's patients in the "
+        f"evaluation window found among the members of the top {GROUP_CAPACITY} groups, "
+        "ranked by their members' mean risk as scoring ranks group leads (members of those "
+        "groups in brackets); the groups are the evaluation window's, so this column "
+        "differs only through the member risk. **Shifted city**: the same withheld fits "
+        "scoring the shifted city's evaluation window (recall@K at the same level, judged "
+        "with that city's labels).",
+        "",
+        "| scheme | level | positives (K) | recall@K with network | without network | "
+        "group leads: with network | without | shifted city: with network | without |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in with_net.itertuples():
+        if r.scheme not in m.no_network or r.scheme not in without.index:
+            continue
+        g = m.group_recall.get(r.scheme, {})
+        gw, gn = g.get("with", (float("nan"), 0)), g.get("without", (float("nan"), 0))
+        away = m.shifted_network.get(r.scheme, {})
+        sw, sn = (
+            scheme_recall(away[k], r.entity, r.scheme).get("risk", float("nan"))
+            if k in away
+            else float("nan")
+            for k in ("with", "without")
+        )
+        lines.append(
+            f"| {r.scheme} | {r.entity} | {r.positives} ({r.k}) | **{_fmt(r.full_stack)}** | "
+            f"{_fmt(without.loc[r.scheme, 'full_stack'])} | {_fmt(gw[0])} ({gw[1]}) | "
+            f"{_fmt(gn[0])} ({gn[1]}) | **{_fmt(sw)}** | {_fmt(sn)} |"
+        )
+    return lines
+
+
 def render_in_sample(result: TrainingResult) -> list[str]:
     """The in-sample sections: metrics per entity type and per scheme with baselines.
 
@@ -319,6 +381,8 @@ def render(
         "",
         *render_generalisation(m, dataset, shifted, sim),
         "",
+        *render_network(m),
+        "",
         *render_in_sample(m.result),
         "",
         "Read with care: the cities are small (about 45 providers, a few hundred doctors), so "
@@ -391,7 +455,8 @@ def measure(dataset: str, shifted: Path, cfg: DictConfig) -> Measurement:
         labels = _labels(ds)
         fit_frames, _, dropped = frames_and_hits(ds, split.fit, rules)
         later_frames, _, _ = frames_and_hits(ds, split.later, rules)
-        eval_frames, _, _ = frames_and_hits(ds, split.evaluation, rules)
+        evaluated = window_frames(ds, split.evaluation, rules)
+        eval_frames, graph = evaluated.frames, evaluated.graph
         currency = ds.currency
         committed = _providers(ds)
     with load_dataset(shifted, memory_limit=cfg.engine.memory_limit) as other:
@@ -415,16 +480,42 @@ def measure(dataset: str, shifted: Path, cfg: DictConfig) -> Measurement:
     windows = {"fit": fit_frames, "later": later_frames, "evaluation": eval_frames}
     fits, evaluation = fit_and_evaluate(windows, labels, split.until, judge_labels=labels, **kwargs)
     result = result_of(fits, evaluation, split, "time", dropped)
-    _, on_shifted = score_elsewhere(fits, shifted_frames, shifted_labels, kwargs["capacity"])
+    _, on_shifted = score_elsewhere(
+        fits, shifted_frames, shifted_labels, kwargs["capacity"], shifted_split.until
+    )
     present = set(scheme_positives(result.scores).scheme)
     labelled = labels[labels.label == 1] if labels is not None else pd.DataFrame(columns=["scheme"])
     schemes = sorted(labelled.scheme.dropna().unique())
-    withheld = {}
+    withheld, no_network, group_recall = {}, {}, {}
+    bare = without_network(windows)
+    away = {"with": shifted_frames, "without": without_network({"e": shifted_frames})["e"]}
+    shifted_recall: dict[str, dict[str, pd.DataFrame]] = {}
     for scheme in (s for s in schemes if s in present):
-        _, run = fit_and_evaluate(
+        fitted, run = fit_and_evaluate(
             windows, labels, split.until, judge_labels=labels, withhold=[scheme], **kwargs
         )
         withheld[scheme] = run.schemes
+        if scheme not in NETWORK_SCHEMES or graph is None:
+            continue
+        fitted_plain, plain = fit_and_evaluate(
+            bare, labels, split.until, judge_labels=labels, withhold=[scheme], **kwargs
+        )
+        no_network[scheme] = plain.schemes
+        # the same withheld fits on the shifted city, which they never saw
+        shifted_recall[scheme] = {
+            name: score_elsewhere(
+                f, away[name], shifted_labels, kwargs["capacity"], shifted_split.until
+            )[1].schemes
+            for name, f in (("with", fitted), ("without", fitted_plain))
+        }
+        mine = run.scores["patient"]
+        positives = mine.index[(mine.label == 1) & (mine.scheme == scheme)]
+        group_recall[scheme] = {
+            name: group_lead_recall(
+                graph.members, r.scores["patient"]["risk"], positives, GROUP_CAPACITY
+            )
+            for name, r in (("with", run), ("without", plain))
+        }
     return Measurement(
         result,
         on_shifted,
@@ -432,6 +523,9 @@ def measure(dataset: str, shifted: Path, cfg: DictConfig) -> Measurement:
         withheld,
         [s for s in schemes if s not in present],
         {"committed": committed, "shifted": mix},
+        no_network,
+        group_recall,
+        shifted_recall,
     )
 
 

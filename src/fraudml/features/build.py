@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 import ibis.expr.types as ir
 
 from fraudml.entities import ENTITIES
-from fraudml.features.builders import BUILDERS
+from fraudml.features.builders import BUILDERS, attach
 from fraudml.features.peers import with_peers
 from fraudml.features.registry import FEATURES, NEEDS_TEXT, Entity, features
+from fraudml.graph import WindowGraph, window_graph
 from fraudml.io.load import Dataset
 from fraudml.window import Inputs, Window, prepare
 
@@ -28,16 +29,21 @@ class Profiles:
     dropped: dict[str, dict[str, str]] = field(default_factory=dict)
     #: the window's prepared inputs, for the rules of the same window to reuse
     inputs: Inputs | None = None
+    #: the window's network (groups and their evidence), for group leads
+    graph: WindowGraph | None = None
 
 
 def build_profiles(ds: Dataset, window: Window) -> Profiles:
     """Patient, provider, doctor, inpatient-stay and visit profiles of ``window``.
 
     The window's enriched claims (with their fee-line summary) are computed once into a
-    temporary engine table by :func:`prepare`; the profiles themselves stay lazy
+    temporary engine table by :func:`prepare`, and its network once by
+    :func:`~fraudml.graph.window_graph` (patients gain their group's features and
+    ``group_id``, providers and doctors their rings'); the profiles themselves stay lazy
     expressions until :func:`materialise` or a writer runs them.
     """
     x = prepare(ds, window)
+    graph = window_graph(ds.con, x.claims)
     tables: dict[str, ir.Table] = {}
     dropped: dict[str, dict[str, str]] = {}
     for entity, builder in BUILDERS.items():
@@ -51,12 +57,18 @@ def build_profiles(ds: Dataset, window: Window) -> Profiles:
             f.name: "; ".join(NEEDS_TEXT[n] for n in f.needs if n not in x.tables) for f in missing
         }
         prof = builder(x)
-        cols = [f.name for f in available]
         spec = ENTITIES[entity]
+        if entity in graph.features:
+            network = graph.features[entity]
+            counts = [c for c in network.columns if c not in (spec.key, "group_id")]
+            prof = attach(prof, network.select(spec.key, *counts), spec.key)
+            if "group_id" in network.columns:  # outside any group: no group, not 0
+                prof = attach(prof, network.select(spec.key, "group_id"), spec.key, None)
+        cols = [f.name for f in available]
         prof = prof.select(spec.key, *spec.context, *cols)
         peer_cols = [f.name for f in available if f.peer]
         tables[entity] = with_peers(prof, list(spec.peer_groups), peer_cols)
-    return Profiles(tables, window, dropped, x)
+    return Profiles(tables, window, dropped, x, graph)
 
 
 def dropped_summary(dropped: dict[str, dict[str, str]]) -> list[str]:

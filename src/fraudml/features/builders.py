@@ -184,7 +184,12 @@ def patient_profile(x: Inputs) -> ir.Table:
     overlap = overlap.group_by("patient_id").agg(overlapping_stays=overlap.claim_id.nunique())
     during = during.group_by("patient_id").agg(claims_during_stay=during.visit_id.nunique())
 
-    label_free = [signals.covisit_partners(c), signals.far_first_visits_per_patient(_far(c))]
+    label_free = [
+        signals.covisit_partners(c),
+        signals.far_first_visits_per_patient(_far(c)),
+        signals.sessions_beyond_schedule(c),
+        signals.pharmacy_payments(c),
+    ]
     others = [distinct, multi, bursts, inpatient, overlap, during, *label_free]
     if x.registrations is not None:
         others.append(_chronic_unregistered(c, x.registrations))
@@ -215,11 +220,14 @@ def _patient_fees(f: ir.Table, days: ir.NumericScalar) -> ir.Table:
         repeated_trace_lines=f.repeated_trace_lines.sum(),
         restricted_item_hits=f.breach_lines.sum(),
         fees_outside_stay=f.outside_stay_lines.sum(),
+        _stay_fees=f.stay.ifelse(f.fees, 0.0).sum(),
+        _stay_bed_nursing=f.stay.ifelse(f.bed_nursing_amount, 0.0).sum(),
     )
     agg = agg.mutate(
         expensive_drug_share=_share(agg._expensive, agg.drug_amount),
         drug_packs_per_30d=agg._packs * 30.0 / days,
-    ).drop("_expensive", "_packs")
+        bed_nursing_share=_share(agg._stay_bed_nursing, agg._stay_fees),
+    ).drop("_expensive", "_packs", "_stay_fees", "_stay_bed_nursing")
     drugs = f.filter(f.drug_lines > 0)
     providers = distinct_counts(drugs, "patient_id", drug_providers="provider_id")
     return attach(agg, providers, "patient_id")
@@ -290,6 +298,7 @@ def provider_profile(x: Inputs) -> ir.Table:
         _shared_doctors(c),
         _linked_providers(c, "doctor_id", "doctor_linked_providers"),
         _top_diagnosis(c),
+        signals.sessions_beyond_schedule_share(c, "provider_id"),
     ]
     if x.codes is not None:
         others.append(_code_mix(x.codes, c))
@@ -304,8 +313,13 @@ def provider_profile(x: Inputs) -> ir.Table:
             _ptc_sum=f.price_to_cap_sum.sum(),
             _ptc_n=f.price_to_cap_n.sum(),
             over_cap_lines=f.over_cap_lines.sum(),
+            _near_cap=f.near_cap_lines.sum(),
             restricted_item_hits=f.breach_lines.sum(),
             repeated_trace_lines=f.repeated_trace_lines.sum(),
+            _stays=_n(f.stay),
+            _stay_fees=f.stay.ifelse(f.fees, 0.0).sum(),
+            _stay_bed_nursing=f.stay.ifelse(f.bed_nursing_amount, 0.0).sum(),
+            _no_care_stays=_n(f.stay & (f.care_lines == 0)),
         )
         fees = fees.mutate(
             drug_share=_share(fees._drug, fees._fees),
@@ -313,7 +327,11 @@ def provider_profile(x: Inputs) -> ir.Table:
             material_share=_share(fees._material, fees._fees),
             treatment_share=_share(fees._treatment, fees._fees),
             price_to_cap=_share(fees._ptc_sum, fees._ptc_n),
-        ).drop("_fees", "_drug", "_exam_lab", "_material", "_treatment", "_ptc_sum", "_ptc_n")
+            near_cap_share=_share(fees._near_cap, fees._ptc_n),
+            bed_nursing_share=_share(fees._stay_bed_nursing, fees._stay_fees),
+            bed_nursing_only_share=_share(fees._no_care_stays, fees._stays),
+        )
+        fees = fees.drop(*[col for col in fees.columns if col.startswith("_")])
         others.append(fees)
     return attach_all(base, others, "provider_id")
 
@@ -399,7 +417,7 @@ def doctor_profile(x: Inputs) -> ir.Table:
     distinct = distinct_counts(c, "doctor_id", n_patients="patient_id", n_providers="provider_id")
     per_day = c.group_by(["doctor_id", "day"]).agg(k=c.patient_id.nunique())
     daily = per_day.group_by("doctor_id").agg(patients_per_day=per_day.k.mean())
-    others = [distinct, daily]
+    others = [distinct, daily, signals.sessions_beyond_schedule_share(c, "doctor_id")]
     if x.fees is not None:
         f = x.fees.filter(x.fees.doctor_id.notnull())
         fees = f.group_by("doctor_id").agg(
@@ -407,12 +425,16 @@ def doctor_profile(x: Inputs) -> ir.Table:
             _visits=f.count(),
             _fees=f.fees.sum(),
             _drug=f.drug_amount.sum(),
+            _near_cap=f.near_cap_lines.sum(),
+            _capped=f.price_to_cap_n.sum(),
             restricted_item_hits=f.breach_lines.sum(),
         )
         fees = fees.mutate(
             exam_lab_per_visit=_share(fees._lines, fees._visits),
             drug_share=_share(fees._drug, fees._fees),
-        ).drop("_lines", "_visits", "_fees", "_drug")
+            near_cap_share=_share(fees._near_cap, fees._capped),
+        )
+        fees = fees.drop(*[col for col in fees.columns if col.startswith("_")])
         others.append(fees)
     return attach_all(base, others, "doctor_id")
 
@@ -452,6 +474,9 @@ def stay_profile(x: Inputs) -> ir.Table:
             restricted_item_hits=f.breach_lines,
             fees_outside_stay=f.outside_stay_lines,
             repeated_trace_lines=f.repeated_trace_lines,
+            near_cap_lines=f.near_cap_lines,
+            bed_nursing_share=_share(f.bed_nursing_amount, f.fees),
+            bed_nursing_only=(f.care_lines == 0).ifelse(1, 0),
         )
         others.append(fees)
     return attach_all(base, others, "claim_id")
@@ -506,6 +531,7 @@ def visit_profile(x: Inputs) -> ir.Table:
             price_to_cap=_share(f.price_to_cap_sum, f.price_to_cap_n),
             restricted_item_hits=f.breach_lines,
             repeated_trace_lines=f.repeated_trace_lines,
+            near_cap_lines=f.near_cap_lines,
         )
         others.append(fees)
     return attach_all(base, others, "claim_id")

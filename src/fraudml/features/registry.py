@@ -14,7 +14,11 @@ import pandas as pd
 from fraudml.entities import Entity
 
 #: Bump when a feature's definition changes: models record it and refuse a mismatch.
-FEATURE_SET_VERSION = "4"
+#: 5: label-free signals for item substitution (near_cap_lines, near_cap_share), account
+#: cashing (pharmacy_account_share, pharmacy_round_share), dialysis beyond its schedule
+#: (sessions_beyond_schedule, sessions_beyond_schedule_share) and ghost admissions
+#: (bed_nursing_share, bed_nursing_only, bed_nursing_only_share).
+FEATURE_SET_VERSION = "5"
 
 
 @dataclass(frozen=True)
@@ -233,6 +237,33 @@ FEATURES: tuple[Feature, ...] = (
         "次",
         peer=True,
     ),
+    # label-free signals: account cashing (套刷个人账户) and dialysis beyond its schedule
+    _F(
+        "pharmacy_account_share",
+        "patient",
+        "money",
+        "药店购药个人账户支付占比",
+        "share of its pharmacy spending paid from the personal account",
+        "比例",
+        peer=True,
+    ),
+    _F(
+        "pharmacy_round_share",
+        "patient",
+        "money",
+        "药店整十金额结算占比",
+        "share of its pharmacy purchases with a total that is a whole multiple of 10 yuan",
+        "比例",
+        peer=True,
+    ),
+    _F(
+        "sessions_beyond_schedule",
+        "patient",
+        "use",
+        "血液透析超每周3次的次数",
+        "hemodialysis sessions (days) above three in an ISO week, summed over the weeks",
+        "次",
+    ),
     _F(
         "fees_outside_stay",
         "patient",
@@ -240,6 +271,15 @@ FEATURES: tuple[Feature, ...] = (
         "住院期外发生的费用行数",
         "inpatient fee lines dated outside the stay",
         "行",
+        needs=ITEMS,
+    ),
+    _F(
+        "bed_nursing_share",
+        "patient",
+        "inpatient",
+        "住院床位护理费占比",
+        "bed and nursing share of its stays' fees",
+        "比例",
         needs=ITEMS,
     ),
     _F(
@@ -366,6 +406,26 @@ FEATURES: tuple[Feature, ...] = (
         peer=True,
     ),
     _F(
+        "bed_nursing_share",
+        "provider",
+        "inpatient",
+        "住院床位护理费占比",
+        "bed and nursing share of its stays' fees",
+        "比例",
+        needs=ITEMS,
+        peer=True,
+    ),
+    _F(
+        "bed_nursing_only_share",
+        "provider",
+        "inpatient",
+        "仅床位护理费住院占比",
+        "share of its stays billing only bed, nursing and consultation (no care)",
+        "比例",
+        needs=ITEMS,
+        peer=True,
+    ),
+    _F(
         "elderly_share",
         "provider",
         "patients",
@@ -412,6 +472,14 @@ FEATURES: tuple[Feature, ...] = (
         needs=TIMES,
     ),
     _F(
+        "sessions_beyond_schedule_share",
+        "provider",
+        "billing",
+        "血液透析超每周3次占比",
+        "share of its hemodialysis sessions above three a week for one patient",
+        "比例",
+    ),
+    _F(
         "price_to_cap",
         "provider",
         "catalog",
@@ -429,6 +497,16 @@ FEATURES: tuple[Feature, ...] = (
         "fee lines priced above the cap",
         "行",
         needs=ITEMS_CATALOG,
+    ),
+    _F(
+        "near_cap_share",
+        "provider",
+        "catalog",
+        "贴近限价行占比",
+        "share of capped fee lines priced at the cap or at most 5% below it",
+        "比例",
+        needs=ITEMS_CATALOG,
+        peer=True,
     ),
     _F(
         "restricted_item_hits",
@@ -661,6 +739,24 @@ FEATURES: tuple[Feature, ...] = (
         "行",
         needs=ITEMS_CATALOG,
     ),
+    _F(
+        "near_cap_share",
+        "doctor",
+        "catalog",
+        "贴近限价行占比",
+        "share of capped fee lines priced at the cap or at most 5% below it",
+        "比例",
+        needs=ITEMS_CATALOG,
+        peer=True,
+    ),
+    _F(
+        "sessions_beyond_schedule_share",
+        "doctor",
+        "billing",
+        "血液透析超每周3次占比",
+        "share of its hemodialysis sessions above three a week for one patient",
+        "比例",
+    ),
     # ---------------------------------------------------------------- stay (inpatient claim)
     _F("los_days", "stay", "inpatient", "住院天数", "length of stay", "天", peer=True),
     _F(
@@ -780,6 +876,36 @@ FEATURES: tuple[Feature, ...] = (
         "重复追溯码行数",
         "fee lines with a trace code settled before",
         "行",
+        needs=ITEMS,
+    ),
+    # label-free signals: item substitution (串换) and ghost admissions (挂床)
+    _F(
+        "near_cap_lines",
+        "stay",
+        "inpatient",
+        "贴近限价行数",
+        "fee lines priced at the cap or at most 5% below it",
+        "行",
+        needs=ITEMS_CATALOG,
+        peer=True,
+    ),
+    _F(
+        "bed_nursing_share",
+        "stay",
+        "inpatient",
+        "床位护理费占比",
+        "bed and nursing share of fees",
+        "比例",
+        needs=ITEMS,
+        peer=True,
+    ),
+    _F(
+        "bed_nursing_only",
+        "stay",
+        "inpatient",
+        "仅有床位护理费",
+        "only bed, nursing, consultation or registration lines: no treatment, drug, exam or lab",
+        "是/否",
         needs=ITEMS,
     ),
     # ---------------------------------------------------------------- visit (other claims)
@@ -904,6 +1030,96 @@ FEATURES: tuple[Feature, ...] = (
         "fee lines with a trace code settled before",
         "行",
         needs=ITEMS,
+    ),
+    _F(
+        "near_cap_lines",
+        "visit",
+        "visit",
+        "贴近限价行数",
+        "fee lines priced at the cap or at most 5% below it",
+        "行",
+        needs=ITEMS_CATALOG,
+        peer=True,
+    ),
+    # ---------------------------------------------------------------- network: groups
+    # the window's co-visit groups (团伙, fraudml.graph): Leiden on repeated arrivals together
+    _F("group_size", "patient", "network", "所在团伙人数", "people in its co-visit group", "人"),
+    _F(
+        "group_density",
+        "patient",
+        "network",
+        "团伙结伴密度",
+        "share of its group's member pairs who arrived together on two or more days",
+        "比例",
+    ),
+    _F(
+        "group_days",
+        "patient",
+        "network",
+        "团伙结伴就诊天数",
+        "days on which members of its group arrived together",
+        "天",
+    ),
+    _F(
+        "group_together_share",
+        "patient",
+        "network",
+        "团伙结伴就诊占比",
+        "share of its group's outpatient and pharmacy claims made together with a member",
+        "比例",
+    ),
+    _F(
+        "group_regions",
+        "patient",
+        "network",
+        "团伙成员参保地数",
+        "home regions of its group's members",
+        "个",
+        anomaly=False,
+    ),
+    _F(
+        "ring_patients",
+        "provider",
+        "network",
+        "结伴就诊团伙成员数",
+        "group members who arrived here together with fellow members",
+        "人",
+        peer=True,
+    ),
+    _F(
+        "ring_days",
+        "provider",
+        "network",
+        "团伙结伴就诊天数",
+        "days on which group members arrived here together",
+        "天",
+        peer=True,
+    ),
+    _F(
+        "ring_patient_share",
+        "provider",
+        "network",
+        "团伙成员患者占比",
+        "share of its patients who arrived here together with fellow group members",
+        "比例",
+        peer=True,
+    ),
+    _F(
+        "far_regions",
+        "provider",
+        "network",
+        "异地患者参保地数",
+        "home regions of the patients it treated outside their region (card collection)",
+        "个",
+        peer=True,
+    ),
+    _F(
+        "ring_patient_share",
+        "doctor",
+        "network",
+        "团伙成员患者占比",
+        "share of its patients who belong to a co-visit group",
+        "比例",
     ),
 )
 

@@ -8,7 +8,15 @@ the anomaly model and the peers:
 - gang swiping (组团空刷): the same people arriving at the same provider together on
   several days (a co-visit count; the network issue builds the full graph);
 - group admissions (虚假住院): several stays admitted at one provider on one day for the
-  same kind of illness.
+  same kind of illness;
+- dialysis billed beyond its schedule (虚假门特, 透析超频次): more hemodialysis sessions in
+  a week than the three a dialysis schedule holds;
+- account cashing (套刷个人账户): pharmacy purchases paid from the personal account, at
+  round totals.
+
+Signals read from fee lines (prices pinned just under the cap for item substitution,
+bed- and nursing-only stays for ghost admissions) are summed per claim with the other
+fee-line counts (:func:`fraudml.window.claim_fees`) and gathered by the builders.
 """
 
 from __future__ import annotations
@@ -18,6 +26,12 @@ import ibis.expr.types as ir
 
 #: co-visits: arrivals at one provider within the same half hour
 COVISIT_SLOT_MINUTES = 30
+#: hemodialysis sessions a week a dialysis schedule holds (three, for end-stage renal
+#: disease); the claims' department names the sessions
+DIALYSIS_DEPARTMENT = "hemodialysis"
+DIALYSIS_PER_WEEK = 3
+#: a total is round when it is a whole multiple of this many yuan
+ROUND_TOTAL = 10.0
 
 
 def covisit_pairs(c: ir.Table) -> ir.Table:
@@ -84,4 +98,61 @@ def same_day_admissions(c: ir.Table) -> ir.Table:
     together = ibis.window(group_by=[stays.provider_id, stays.day, stays._category])
     return stays.select(
         "claim_id", same_day_admissions=(stays.count().over(together) - 1).cast("int64")
+    )
+
+
+def dialysis_weeks(c: ir.Table, *by: str) -> ir.Table:
+    """Hemodialysis sessions per patient and ISO week (Monday to Sunday), and per the
+    further keys ``by`` (provider, doctor): ``sessions``, the distinct days with a claim
+    of the hemodialysis department (two settlements of one day are one session), and
+    ``beyond``, the sessions above :data:`DIALYSIS_PER_WEEK`."""
+    d = c.filter(c.department == DIALYSIS_DEPARTMENT)
+    d = d.filter(*[d[k].notnull() for k in by]) if by else d
+    d = d.select(*by, "patient_id", "day", week=d.day.truncate("W")).distinct()
+    weeks = d.group_by([*by, "patient_id", "week"]).agg(sessions=d.count())
+    beyond = ibis.greatest(weeks.sessions - DIALYSIS_PER_WEEK, 0).cast("int64")
+    return weeks.mutate(beyond=beyond)
+
+
+def sessions_beyond_schedule(c: ir.Table) -> ir.Table:
+    """Per patient with a hemodialysis session: ``sessions_beyond_schedule``, the sessions
+    above three in each ISO week, summed over the window's weeks
+    (:func:`dialysis_weeks`)."""
+    weeks = dialysis_weeks(c)
+    return weeks.group_by("patient_id").agg(sessions_beyond_schedule=weeks.beyond.sum())
+
+
+def sessions_beyond_schedule_share(c: ir.Table, key: str) -> ir.Table:
+    """Per ``key`` (``provider_id``, ``doctor_id``) with hemodialysis sessions:
+    ``sessions_beyond_schedule_share``, the share of its sessions that lie beyond three a
+    week for one patient there (:func:`dialysis_weeks` per ``key``, patient and week; a
+    patient's sessions elsewhere count for the patient, not for it)."""
+    weeks = dialysis_weeks(c, key)
+    agg = weeks.group_by(key).agg(_beyond=weeks.beyond.sum(), _sessions=weeks.sessions.sum())
+    return agg.select(key, sessions_beyond_schedule_share=agg._beyond / agg._sessions)
+
+
+def round_total(c: ir.Table) -> ir.BooleanValue:
+    """Whether a claim's total is a positive whole multiple of :data:`ROUND_TOTAL` yuan
+    (to the cent)."""
+    t = c.total_amount
+    whole = (t / ROUND_TOTAL).round() * ROUND_TOTAL
+    return (t > 0.005) & ((t - whole).abs() < 0.005)
+
+
+def pharmacy_payments(c: ir.Table) -> ir.Table:
+    """Per patient with a pharmacy purchase: ``pharmacy_account_share``, the share of its
+    pharmacy spending paid from the personal account, and ``pharmacy_round_share``, the
+    share of its pharmacy purchases with a round total (:func:`round_total`)."""
+    ph = c.filter(c.visit_type == "pharmacy")
+    agg = ph.group_by("patient_id").agg(
+        _account=ph.account_paid.sum(),
+        _total=ph.total_amount.sum(),
+        _round=round_total(ph).ifelse(1, 0).sum(),
+        _n=ph.count(),
+    )
+    return agg.select(
+        "patient_id",
+        pharmacy_account_share=(agg._account / agg._total.nullif(0)).fill_null(0.0),
+        pharmacy_round_share=agg._round / agg._n,
     )

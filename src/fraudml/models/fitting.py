@@ -27,6 +27,7 @@ import pandas as pd
 from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit
 
 from fraudml.entities import ENTITIES, OWNERS
+from fraudml.graph.propagation import with_group_labels
 from fraudml.models.frames import checked_entities, labels_as_of, model_columns, target
 from fraudml.models.network import with_network_features
 from fraudml.models.risk import EntityModel, fit_entity, score_frame
@@ -122,10 +123,17 @@ def time_fitter(
             return None
         later = frames["later"]
         hidden = withheld_entities(labels, entity, withhold)
+        known = labels_as_of(labels, entity, until)
+        # group members' labels known by UNTIL (the withheld never): out of fold where
+        # the model learns, every other member's elsewhere, as scoring will see them
+        spread = known.index.difference(hidden)
+        whole_fit = with_group_labels(frames["fit"], spread, out_of_fold=True)
+        later = with_group_labels(later, spread, out_of_fold=False)
+        evaluation = with_group_labels(evaluation, spread, out_of_fold=False)
+        fit = whole_fit
         if len(hidden):
             fit, later = fit[~fit.index.isin(hidden)], later[~later.index.isin(hidden)]
         features, anomaly_features = model_columns(fit, entity)
-        known = labels_as_of(labels, entity, until)
         model = fit_entity(
             entity,
             fit,
@@ -137,9 +145,11 @@ def time_fitter(
             **fit_kwargs,
         )
         # owners' network features read every row of a window, the withheld included
-        scored = {"fit": score_frame(model, frames["fit"])}
+        scored = {"fit": score_frame(model, whole_fit)}
         if not frames["later"].empty:
-            scored["later"] = score_frame(model, frames["later"])
+            scored["later"] = score_frame(
+                model, with_group_labels(frames["later"], spread, out_of_fold=False)
+            )
         scored["evaluation"] = score_frame(model, evaluation)
         return EntityFit(
             model,
@@ -166,6 +176,8 @@ def cv_fitter(labels: pd.DataFrame | None, *, folds: int, seed: int, **fit_kwarg
         every = frames.get("all")
         if every is None or every.empty:
             return None
+        # undated labels: every member's label is a training label, so always out of fold
+        every = with_group_labels(every, labels_as_of(labels, entity, None).index, out_of_fold=True)
         checked = checked_entities(labels, entity)
         frame = every[every.index.isin(checked)] if checked is not None else every
         if checked is not None:

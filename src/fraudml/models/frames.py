@@ -7,12 +7,15 @@ converted to pandas once, for the model.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 import pandas as pd
 
 from fraudml.entities import ENTITIES
 from fraudml.features import FEATURES, Window, build_profiles, materialise
+from fraudml.graph import WindowGraph
+from fraudml.graph.propagation import with_group_labels
 from fraudml.io.load import Dataset
 from fraudml.rulebase import Rule, RuleRun, apply_rules, with_rule_aggregates
 
@@ -23,11 +26,27 @@ def entity_frames(ds: Dataset, window: Window, rules: Sequence[Rule]) -> dict[st
     return frames_and_hits(ds, window, rules)[0]
 
 
-def frames_and_hits(
-    ds: Dataset, window: Window, rules: Sequence[Rule]
-) -> tuple[dict[str, pd.DataFrame], RuleRun, dict[str, dict[str, str]]]:
-    """:func:`entity_frames`, the rule run behind their aggregates (for evidence) and the
-    features the data could not give (entity → feature → why)."""
+@dataclass
+class WindowFrames:
+    """A window as the models see it."""
+
+    #: one frame per entity type (:func:`entity_frames`)
+    frames: dict[str, pd.DataFrame]
+    #: the rule run behind their aggregates (for evidence and the deduction list)
+    run: RuleRun
+    #: features the data could not give: entity → feature → why
+    dropped: dict[str, dict[str, str]]
+    #: the window's network (groups, their members and proof)
+    graph: WindowGraph | None
+
+
+def window_frames(ds: Dataset, window: Window, rules: Sequence[Rule]) -> WindowFrames:
+    """Profiles, rules and network of ``window``, as frames for the models.
+
+    Patients also carry the share of their fellow group members with a positive label
+    decided before the window starts (all labels for a window open at the start):
+    what scoring that window would know. Training replaces it with the labels it may
+    learn from, out of fold (:func:`fraudml.models.fitting.time_fitter`)."""
     profiles = build_profiles(ds, window)
     tables = materialise(ds, profiles)
     run = apply_rules(ds, window, rules, profiles.inputs)
@@ -37,7 +56,19 @@ def frames_and_hits(
         frame = joined.to_pandas().set_index(ENTITIES[entity].key).sort_index()
         frame.index = frame.index.astype(str)
         out[entity] = reproducible(frame)
-    return out, run, profiles.dropped
+    if "patient" in out and "labels" in ds:
+        known = labels_as_of(ds.table("labels").to_pandas(), "patient", window.start)
+        out["patient"] = with_group_labels(out["patient"], known.index, out_of_fold=False)
+    return WindowFrames(out, run, profiles.dropped, profiles.graph)
+
+
+def frames_and_hits(
+    ds: Dataset, window: Window, rules: Sequence[Rule]
+) -> tuple[dict[str, pd.DataFrame], RuleRun, dict[str, dict[str, str]]]:
+    """:func:`entity_frames`, the rule run behind their aggregates (for evidence) and the
+    features the data could not give (entity → feature → why)."""
+    w = window_frames(ds, window, rules)
+    return w.frames, w.run, w.dropped
 
 
 def reproducible(frame: pd.DataFrame) -> pd.DataFrame:

@@ -13,13 +13,28 @@ import pandas as pd
 
 from fraudml.entities import CLAIM_KINDS, ENTITIES, OWNERS
 from fraudml.features.registry import Feature
+from fraudml.graph.propagation import GROUP_FLAGGED
 
 #: risk at or above which a claim counts as high-risk
 HIGH = 0.5
 
 
 def network_registry(entity: str) -> list[Feature]:
-    """Registry entries of the network features (explanations read their text here)."""
+    """Registry entries of the network features (explanations read their text here):
+    the owners' claim and patient risk, and the patients' propagated group labels
+    (:mod:`fraudml.graph.propagation`)."""
+    if entity == "patient":
+        return [
+            Feature(
+                GROUP_FLAGGED,
+                "patient",
+                "network",
+                "同团伙已查实人员占比",
+                "share of the other members of its group already found to be fraud",
+                "比例",
+                anomaly=False,
+            )
+        ]
     return [
         Feature(
             "net_claim_risk",

@@ -28,7 +28,7 @@ from fraudml.entities import ENTITIES, OWNERS, lead_capacity, lead_types
 from fraudml.errors import ModelError, NothingToScoreError
 from fraudml.features import FEATURE_SET_VERSION, Window
 from fraudml.io.load import Dataset
-from fraudml.models.frames import frames_and_hits
+from fraudml.models.frames import window_frames
 from fraudml.models.network import with_network_features
 from fraudml.models.risk import LEGACY_CURRENCY, EntityModel, score_frame
 from fraudml.models.training import admit_span, claims_in, span_text, window_text
@@ -42,6 +42,13 @@ from fraudml.scoring.evidence import (
     hit_summary,
     leads_hits,
     ordered_hits,
+)
+from fraudml.scoring.groups import (
+    GROUP_CAPACITY,
+    group_evidence,
+    group_leads,
+    group_members,
+    group_scores,
 )
 from fraudml.scoring.leads import choose_leads, definite_violations, lead_table
 from fraudml.scoring.rank import rank_entities, scores_sheet, tier
@@ -92,6 +99,10 @@ class ScoreResult:
     violations: pd.DataFrame = field(default_factory=pd.DataFrame)
     #: the deduction list totalled per provider
     deductions: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: members of the group leads (patients and the providers they gather at)
+    groups: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: the dated claims proving the group leads' co-visits
+    group_evidence: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def check_inputs(
@@ -234,7 +245,9 @@ def score_period(
     check_claims_in_window(ds, window)
     check_feature_set(models)
     check_currency(models, ds.currency)
-    frames, run, dropped = frames_and_hits(ds, window, rules)
+    w = window_frames(ds, window, rules)
+    # patients carry their fellow group members' labels known when the period starts
+    frames, run, dropped = w.frames, w.run, w.dropped
     hits = ordered_hits(run.hits.to_pandas())
     scored, frames, not_scored = score_entities(frames, models, dropped)
     if not scored:
@@ -303,6 +316,16 @@ def score_period(
         if len(mine_hits):
             evidence.append(evidence_sheet(lead_type, mine_hits, key))
         log.info("%-8s %s scored, %d leads", lead_type, f"{len(s):,}", len(chosen))
+    members = proof = pd.DataFrame()
+    if w.graph is not None and "patient" in scored:
+        sheet, chosen_groups, members, proof = _group_part(
+            ds, w.graph, scored["patient"]["risk"], frames, capacity, versions
+        )
+        if len(sheet):
+            sheets.append(sheet)
+        if len(chosen_groups):
+            lead_sheets.append(chosen_groups)
+        log.info("%-8s %s scored, %d leads", "group", f"{len(sheet):,}", len(chosen_groups))
     scores = pd.concat(sheets, ignore_index=True) if sheets else pd.DataFrame()
     leads = pd.concat(lead_sheets, ignore_index=True) if lead_sheets else pd.DataFrame()
     if not leads.empty:
@@ -321,4 +344,33 @@ def score_period(
         not_scored,
         violations,
         deductions_by_provider(violations),
+        members,
+        proof,
     )
+
+
+def _group_part(
+    ds: Dataset,
+    graph,
+    patient_risk: pd.Series,
+    frames: dict[str, pd.DataFrame],
+    capacity: dict[str, int],
+    versions: dict[str, str],
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Group leads: the scores sheet's rows, the leads' rows, their members and proof."""
+    scored = group_scores(graph, patient_risk)
+    providers = ds.table("providers")
+    names: dict[str, str] = {}
+    if "name" in providers.columns:
+        named = providers.select("provider_id", "name").to_pandas().dropna()
+        names = dict(zip(named.provider_id.astype(str), named.name.astype(str), strict=True))
+    k = int(capacity.get("group", GROUP_CAPACITY))
+    model = f"groups (patient {versions.get('patient', '?')})"
+    sheet, leads = group_leads(scored, k, model, names)
+    chosen = pd.Index(leads.entity_id) if len(leads) else pd.Index([])
+    members = group_members(graph, patient_risk, chosen)
+    visits = frames.get("visit")
+    if visits is None or visits.empty:
+        return sheet, leads, members, pd.DataFrame()
+    claims = visits[["patient_id", "provider_id", "admit_time"]].rename_axis("claim_id")
+    return sheet, leads, members, group_evidence(graph, claims.reset_index(), chosen)

@@ -18,6 +18,14 @@ DRUG = ("western_drug", "patent_drug", "herbal")
 EXAM_LAB = ("exam", "lab")
 #: Unit price at or above which a drug pack counts as expensive (yuan).
 EXPENSIVE_PACK = 500.0
+#: A fee line is priced near its cap when its unit price lies at most this share below
+#: the catalog's price cap, and not above it (串换 bills a dearer code at its cap).
+NEAR_CAP_BAND = 0.05
+#: Bed and nursing: what a stay costs while nobody treats the patient (挂床).
+BED_NURSING = ("bed", "nursing")
+#: Charges for room, board and being seen; a stay whose fee lines are all of these had no
+#: treatment, drug, exam, lab, surgery or material at all.
+NO_CARE = ("bed", "nursing", "consultation", "general_service", "registration")
 #: The catalog's restrictions as a fee line carries them: line column → catalog column.
 CATALOG_COLUMNS: dict[str, str] = {
     "cat_gender": "gender",
@@ -52,6 +60,9 @@ def fee_lines(ds: Dataset, c: ir.Table) -> ir.Table:
 
     ``static_breach`` covers gender, age, inpatient-only, hospital level and price cap;
     the daily-quantity limit spans claims and is found by :func:`over_daily_limit`.
+    ``near_cap`` marks a unit price at its cap or at most :data:`NEAR_CAP_BAND` below it
+    (within a rounding cent either side): the price a dearer code is billed at when it
+    stands in for a cheaper service (串换).
     """
     attrs = c.select(
         "claim_id",
@@ -86,6 +97,11 @@ def fee_lines(ds: Dataset, c: ir.Table) -> ir.Table:
         it = it.drop(*[col for col in it.columns if col.endswith("_right")])
     day = it.item_time.fill_null(it.admit_time).date()
     over_cap = (it.unit_price > it.price_cap + 0.005).fill_null(False)
+    near_cap = (
+        (it.price_cap > 0)
+        & (it.unit_price <= it.price_cap + 0.005)
+        & (it.unit_price >= it.price_cap * (1 - NEAR_CAP_BAND) - 0.005)
+    ).fill_null(False)
     static = (
         (it.cat_gender.notnull() & (it.cat_gender != it.gender))
         | (it.age < it.min_age.fill_null(-1))
@@ -98,6 +114,7 @@ def fee_lines(ds: Dataset, c: ir.Table) -> ir.Table:
         day=day,
         static_breach=static.fill_null(False),
         over_cap=over_cap,
+        near_cap=near_cap,
         price_to_cap=it.unit_price / it.price_cap.nullif(0),
         is_drug=it.item_category.isin(DRUG),
         is_exam_lab=it.item_category.isin(EXAM_LAB),
@@ -109,8 +126,10 @@ def fee_lines(ds: Dataset, c: ir.Table) -> ir.Table:
 
 
 def claim_fees(ds: Dataset, c: ir.Table, repeated: ir.Table) -> ir.Table:
-    """One row per claim with fee lines: its patient, provider and doctor, and line counts
-    and amounts by kind (drugs, exams and labs, materials, treatment, breaches, repeats).
+    """One row per claim with fee lines: its patient, provider and doctor, whether it is a
+    stay, and line counts and amounts by kind (drugs, exams and labs, materials,
+    treatment, bed and nursing, lines of care, lines priced near or over their cap,
+    breaches, repeats).
 
     Cost matters here: fee lines are the widest table of the run. Every line is read
     once, by one aggregate; the cross-line flags (daily limit, repeated trace code) are
@@ -138,6 +157,7 @@ def claim_fees(ds: Dataset, c: ir.Table, repeated: ir.Table) -> ir.Table:
         patient_id=lines.patient_id.arbitrary(),
         provider_id=lines.provider_id.arbitrary(),
         doctor_id=lines.doctor_id.arbitrary(),
+        stay=(lines.visit_type == "inpatient").any(),
         n_lines=lines.count(),
         fees=lines.amount.sum(),
         drug_lines=n(lines.is_drug),
@@ -151,6 +171,9 @@ def claim_fees(ds: Dataset, c: ir.Table, repeated: ir.Table) -> ir.Table:
         price_to_cap_sum=lines.price_to_cap.sum(),
         price_to_cap_n=lines.price_to_cap.count(),
         over_cap_lines=n(lines.over_cap),
+        near_cap_lines=n(lines.near_cap),
+        bed_nursing_amount=amount(lines.item_category.isin(BED_NURSING)),
+        care_lines=n(~lines.item_category.isin(NO_CARE)),
         _static=n(lines.static_breach),
         outside_stay_lines=n(lines.outside_stay),
     )

@@ -74,6 +74,9 @@ class ScoreRun:
     path: Path | None = None
     #: every definite violation (扣款清单), one row per hit
     violations: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: members of the group leads (``groups.parquet``) and their proof
+    groups: pd.DataFrame = field(default_factory=pd.DataFrame)
+    group_evidence: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def score(
@@ -154,10 +157,12 @@ def score(
             reconciliation = {c.table: c.accepted for c in ds.reconciliation.tables}
         scores, leads, evidence = result.scores, result.leads, result.evidence
         violations, deductions = result.violations, result.deductions
+        groups, group_proof = result.groups, result.group_evidence
         if settings.pseudonymise:
             salt = str(settings.salt)
-            scores, leads, evidence, violations = (
-                pseudonymise(f, salt) for f in (scores, leads, evidence, violations)
+            scores, leads, evidence, violations, groups, group_proof = (
+                pseudonymise(f, salt)
+                for f in (scores, leads, evidence, violations, groups, group_proof)
             )
         window = window_dict(period)
         manifest: dict[str, object] = {
@@ -182,6 +187,8 @@ def score(
                 "leads": leads.groupby("entity_type").size().to_dict() if len(leads) else {},
                 "evidence": len(evidence),
                 "violations": len(violations),
+                "group_members": len(groups),
+                "group_evidence": len(group_proof),
             },
             "deductions": {
                 "providers": len(deductions),
@@ -198,6 +205,8 @@ def score(
                 write_leads_csv(leads, tmp / "leads.csv")
                 evidence.to_parquet(tmp / "evidence.parquet", index=False)
                 violations.to_parquet(tmp / "violations.parquet", index=False)
+                groups.to_parquet(tmp / "groups.parquet", index=False)
+                group_proof.to_parquet(tmp / "group_evidence.parquet", index=False)
                 html = render_html(
                     leads,
                     evidence,
@@ -207,9 +216,19 @@ def score(
                     datetime.now().isoformat("T", "seconds"),
                     currency=currency,
                     deductions=deductions,
+                    groups=groups,
+                    group_evidence=group_proof,
                 )
                 (tmp / "report.html").write_text(html, encoding="utf-8")
-                write_xlsx(leads, evidence, tmp / "report.xlsx", violations, deductions)
+                write_xlsx(
+                    leads,
+                    evidence,
+                    tmp / "report.xlsx",
+                    violations,
+                    deductions,
+                    groups=groups,
+                    group_evidence=group_proof,
+                )
                 timings["total"] = time.perf_counter() - started
                 manifest["seconds"] = {k: round(v, 1) for k, v in timings.items()}
                 write_json(tmp / "manifest.json", manifest)
@@ -227,6 +246,8 @@ def score(
         manifest,
         output.path if output else None,
         violations,
+        groups,
+        group_proof,
     )
 
 
