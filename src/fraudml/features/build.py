@@ -44,6 +44,7 @@ def build_profiles(ds: Dataset, window: Window) -> Profiles:
     """
     x = prepare(ds, window)
     graph = window_graph(ds.con, x.claims)
+    x.covisits = graph.days  # the co-visit signals read the network's evidence
     tables: dict[str, ir.Table] = {}
     dropped: dict[str, dict[str, str]] = {}
     for entity, builder in BUILDERS.items():

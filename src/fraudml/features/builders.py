@@ -12,6 +12,7 @@ import ibis
 import ibis.expr.types as ir
 
 from fraudml.features import signals
+from fraudml.graph.edges import covisit_days
 from fraudml.window import Inputs, unregistered_chronic_claims
 
 
@@ -185,7 +186,7 @@ def patient_profile(x: Inputs) -> ir.Table:
     during = during.group_by("patient_id").agg(claims_during_stay=during.visit_id.nunique())
 
     label_free = [
-        signals.covisit_partners(c),
+        signals.covisit_partners(_covisit_days(x)),
         signals.far_first_visits_per_patient(_far(c)),
         signals.sessions_beyond_schedule(c),
         signals.pharmacy_payments(c),
@@ -293,7 +294,7 @@ def provider_profile(x: Inputs) -> ir.Table:
         inpatient,
         burst,
         shared,
-        _covisits(c),
+        _covisits(_covisit_days(x)),
         _linked_providers(c, "patient_id", "patient_linked_providers"),
         _shared_doctors(c),
         _linked_providers(c, "doctor_id", "doctor_linked_providers"),
@@ -386,9 +387,15 @@ def _code_mix(codes: ir.Table, c: ir.Table) -> ir.Table:
     return mix.mutate(codes_per_claim=_share(mix._codes, mix._claims)).drop("_claims", "_codes")
 
 
-def _covisits(c: ir.Table) -> ir.Table:
-    """Patient pairs at the same provider in the same half hour, on two or more days."""
-    repeated = signals.covisit_pairs(c)
+def _covisit_days(x: Inputs) -> ir.Table:
+    """The window's dated co-visits: the network's (computed once by
+    :func:`fraudml.graph.window_graph`) when profiles are built, else made here."""
+    return x.covisits if x.covisits is not None else covisit_days(x.claims)
+
+
+def _covisits(days: ir.Table) -> ir.Table:
+    """Patient pairs at the same provider within half an hour, on two or more days."""
+    repeated = signals.covisit_pairs(days)
     return repeated.group_by("provider_id").agg(covisit_pairs=repeated.count())
 
 

@@ -17,7 +17,9 @@ from fraudml.entities import Entity
 #: 5: label-free signals for item substitution (near_cap_lines, near_cap_share), account
 #: cashing (pharmacy_account_share, pharmacy_round_share), dialysis beyond its schedule
 #: (sessions_beyond_schedule, sessions_beyond_schedule_share) and ghost admissions
-#: (bed_nursing_share, bed_nursing_only, bed_nursing_only_share).
+#: (bed_nursing_share, bed_nursing_only, bed_nursing_only_share); the network's group
+#: features (group_*, ring_*, far_regions); co-visits are arrivals within 30 minutes of
+#: each other (covisit_partners, covisit_pairs), no longer within one fixed half hour.
 FEATURE_SET_VERSION = "5"
 
 
@@ -224,7 +226,7 @@ FEATURES: tuple[Feature, ...] = (
         "patient",
         "network",
         "多次结伴就诊的同伴人数",
-        "other patients arriving with it (same provider, same half hour) on two or more days",
+        "other patients arriving with it (same provider, within 30 minutes) on two or more days",
         "人",
         needs=TIMES,
     ),
@@ -541,7 +543,7 @@ FEATURES: tuple[Feature, ...] = (
         "provider",
         "network",
         "结伴就诊患者对数",
-        "patient pairs seen together (same half hour) on two or more days",
+        "patient pairs seen together (within 30 minutes) on two or more days",
         "对",
         peer=True,
         needs=TIMES,

@@ -24,8 +24,6 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-#: co-visits: arrivals at one provider within the same half hour
-COVISIT_SLOT_MINUTES = 30
 #: hemodialysis sessions a week a dialysis schedule holds (three, for end-stage renal
 #: disease); the claims' department names the sessions
 DIALYSIS_DEPARTMENT = "hemodialysis"
@@ -34,36 +32,19 @@ DIALYSIS_PER_WEEK = 3
 ROUND_TOTAL = 10.0
 
 
-def covisit_pairs(c: ir.Table) -> ir.Table:
-    """Patient pairs who arrived at the same provider in the same half hour, on two or
-    more distinct days: ``provider_id``, ``a`` < ``b`` (patient ids) and ``days``.
-
-    Outpatient and pharmacy claims only (a stay's admission time says little about
-    arrival together).
-    """
-    v = (
-        c.filter(c.visit_type != "inpatient")
-        .select(
-            "provider_id",
-            "patient_id",
-            "day",
-            slot=c.admit_time.bucket(minutes=COVISIT_SLOT_MINUTES),
-        )
-        .distinct()
-    )
-    w = v.view()
-    pairs = v.inner_join(
-        w,
-        [v.provider_id == w.provider_id, v.slot == w.slot, v.patient_id < w.patient_id],
-    ).select(provider_id=v.provider_id, a=v.patient_id, b=w.patient_id, day=v.day)
-    repeated = pairs.group_by(["provider_id", "a", "b"]).agg(days=pairs.day.nunique())
+def covisit_pairs(days: ir.Table) -> ir.Table:
+    """Patient pairs who arrived at the same provider within half an hour of each other
+    on two or more distinct days: ``provider_id``, ``a`` < ``b`` (patient ids) and
+    ``days``, from the window's dated co-visits (:func:`fraudml.graph.edges.covisit_days`,
+    computed once per window for the network and these signals alike)."""
+    repeated = days.group_by(["provider_id", "a", "b"]).agg(days=days.day.nunique())
     return repeated.filter(repeated.days >= 2)
 
 
-def covisit_partners(c: ir.Table) -> ir.Table:
+def covisit_partners(days: ir.Table) -> ir.Table:
     """Per patient with any: ``covisit_partners``, the distinct other patients it
     arrived with (:func:`covisit_pairs`) at any provider."""
-    pairs = covisit_pairs(c)
+    pairs = covisit_pairs(days)
     both = pairs.select(patient_id=pairs.a, partner=pairs.b).union(
         pairs.select(patient_id=pairs.b, partner=pairs.a)
     )

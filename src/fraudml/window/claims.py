@@ -47,6 +47,9 @@ class Inputs:
     #: :func:`repeated_trace_lines` as of the window's end, computed once for profiles and
     #: rules alike; ``None`` when the dataset has no fee lines
     repeated: ir.Table | None = None
+    #: the window's dated co-visits (:func:`fraudml.graph.edges.covisit_days`), set when
+    #: the network is built so profiles reuse it; ``None`` until then
+    covisits: ir.Table | None = None
 
 
 def _age_years(on: ir.TimestampValue, birth: ir.DateValue) -> ir.IntegerValue:
