@@ -258,11 +258,12 @@ def render_network(m: Measurement) -> list[str]:
         "groups in brackets); the groups are the evaluation window's, so this column "
         "differs only through the member risk. **Shifted city**: the same withheld fits "
         "scoring the shifted city's evaluation window (recall@K at the same level, judged "
-        "with that city's labels).",
+        "with that city's labels), and its group leads among the shifted city's own groups.",
         "",
         "| scheme | level | positives (K) | recall@K with network | without network | "
-        "group leads: with network | without | shifted city: with network | without |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "group leads: with network | without | shifted city: with network | without | "
+        "shifted city, group leads: with network | without |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in with_net.itertuples():
         if r.scheme not in m.no_network or r.scheme not in without.index:
@@ -276,10 +277,13 @@ def render_network(m: Measurement) -> list[str]:
             else float("nan")
             for k in ("with", "without")
         )
+        hw = g.get("shifted with", (float("nan"), 0))
+        hn = g.get("shifted without", (float("nan"), 0))
         lines.append(
             f"| {r.scheme} | {r.entity} | {r.positives} ({r.k}) | **{_fmt(r.full_stack)}** | "
             f"{_fmt(without.loc[r.scheme, 'full_stack'])} | {_fmt(gw[0])} ({gw[1]}) | "
-            f"{_fmt(gn[0])} ({gn[1]}) | **{_fmt(sw)}** | {_fmt(sn)} |"
+            f"{_fmt(gn[0])} ({gn[1]}) | **{_fmt(sw)}** | {_fmt(sn)} | "
+            f"{_fmt(hw[0])} ({hw[1]}) | {_fmt(hn[0])} ({hn[1]}) |"
         )
     return lines
 
@@ -462,7 +466,8 @@ def measure(dataset: str, shifted: Path, cfg: DictConfig) -> Measurement:
     with load_dataset(shifted, memory_limit=cfg.engine.memory_limit) as other:
         shifted_split = _split(other, cfg)
         shifted_labels = _labels(other)
-        shifted_frames, _, _ = frames_and_hits(other, shifted_split.evaluation, rules)
+        elsewhere = window_frames(other, shifted_split.evaluation, rules)
+        shifted_frames, shifted_graph = elsewhere.frames, elsewhere.graph
         mix = _providers(other)
     kwargs = dict(
         anomaly=instantiate(cfg.anomaly, _convert_="all"),
@@ -502,12 +507,13 @@ def measure(dataset: str, shifted: Path, cfg: DictConfig) -> Measurement:
         )
         no_network[scheme] = plain.schemes
         # the same withheld fits on the shifted city, which they never saw
-        shifted_recall[scheme] = {
+        there = {
             name: score_elsewhere(
                 f, away[name], shifted_labels, kwargs["capacity"], shifted_split.until
-            )[1].schemes
+            )[1]
             for name, f in (("with", fitted), ("without", fitted_plain))
         }
+        shifted_recall[scheme] = {name: e.schemes for name, e in there.items()}
         mine = run.scores["patient"]
         positives = mine.index[(mine.label == 1) & (mine.scheme == scheme)]
         group_recall[scheme] = {
@@ -516,6 +522,13 @@ def measure(dataset: str, shifted: Path, cfg: DictConfig) -> Measurement:
             )
             for name, r in (("with", run), ("without", plain))
         }
+        if shifted_graph is not None and "patient" in there["with"].scores:
+            away_scores = there["with"].scores["patient"]
+            away_pos = away_scores.index[(away_scores.label == 1) & (away_scores.scheme == scheme)]
+            for name, e in there.items():
+                group_recall[scheme][f"shifted {name}"] = group_lead_recall(
+                    shifted_graph.members, e.scores["patient"]["risk"], away_pos, GROUP_CAPACITY
+                )
     return Measurement(
         result,
         on_shifted,
