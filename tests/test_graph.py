@@ -176,12 +176,15 @@ def test_a_group_lead_is_scored_by_its_members_and_says_who_where_and_when(ring)
     scored = group_scores(g, risk)
     gid = group_name(list(RING))
     assert scored.index.tolist() == [gid]
-    assert scored.loc[gid, "risk"] == pytest.approx(0.5)
+    assert scored.loc[gid, "member_risk"] == pytest.approx(0.5)
+    # its shape: 15 of 17 arrivals together, every pair repeating
+    assert scored.loc[gid, "shape"] == pytest.approx(15 / 17)
+    assert scored.loc[gid, "risk"] == pytest.approx(1 - 0.5 * (1 - 15 / 17))
     assert scored.loc[gid, "flagged"] == 3
     sheet, leads = group_leads(scored, 10, "groups (patient m@1)", {"D1": "阳光诊所"})
     assert sheet.entity_type.tolist() == ["group"] and sheet["rank"].tolist() == [1]
     lead = leads.iloc[0]
-    assert lead.entity_id == gid and lead.score == pytest.approx(0.5)
+    assert lead.entity_id == gid and lead.score == pytest.approx(1 - 0.5 * (1 - 15 / 17))
     assert lead.reasons_en.startswith(
         "5 people arrived together on 3 days between 2024-06-03 and 2024-06-17, "
         "mostly at D1 (阳光诊所)"
@@ -245,3 +248,33 @@ def test_training_spreads_labels_out_of_fold_and_scores_with_every_other_member(
         others = [j for j, f in zip(ids, folds, strict=True) if f != folds[ids.index(i)]]
         expected = sum(j in ids[:5] for j in others) / len(others)
         assert fit.loc[i, GROUP_FLAGGED] == pytest.approx(expected)
+
+
+def test_a_gang_outranks_a_suspicious_circle_without_the_shape_of_one():
+    """The shape needs no labels: members who seek care together, every pair repeating,
+    outrank a loose circle whose members' risk is higher."""
+    from fraudml.graph import WindowGraph
+    from fraudml.scoring.groups import group_scores
+
+    members = pd.DataFrame(
+        {
+            "member_id": ["g1", "g2", "g3", "c1", "c2", "c3", "c4"],
+            "group_id": ["G-gang"] * 3 + ["G-circle"] * 4,
+            "group_size": [3] * 3 + [4] * 4,
+        }
+    )
+    groups = pd.DataFrame(
+        {
+            "group_id": ["G-circle", "G-gang"],
+            "group_size": [4, 3],
+            "group_density": [0.5, 1.0],
+            "group_days": [12, 6],
+            "group_together_share": [0.2, 0.9],
+        }
+    )
+    graph = WindowGraph(members, groups, None, pd.DataFrame(), {}, {})
+    risk = pd.Series({"g1": 0.1, "g2": 0.1, "g3": 0.1, "c1": 0.4, "c2": 0.4, "c3": 0.4})
+    scored = group_scores(graph, risk)
+    assert scored.loc["G-gang", "risk"] == pytest.approx(1 - 0.9 * 0.1)
+    assert scored.loc["G-circle", "risk"] == pytest.approx(1 - 0.7 * 0.9)
+    assert scored.loc["G-gang", "risk"] > scored.loc["G-circle", "risk"]

@@ -26,6 +26,7 @@ from typing import Any
 import pandas as pd
 
 from fraudml.entities import CLAIM_KINDS, ENTITIES
+from fraudml.graph import WindowGraph
 from fraudml.graph.groups import (
     DOCTOR_GROUP_FEATURES,
     PATIENT_GROUP_FEATURES,
@@ -36,6 +37,7 @@ from fraudml.models.evaluation import Evaluation, evaluate
 from fraudml.models.fitting import EntityFit, Frames, fit_in_order, time_fitter
 from fraudml.models.frames import labels_as_of
 from fraudml.models.risk import score_frame
+from fraudml.scoring.groups import group_scores
 
 #: The method whose figures the tables lead with, and the isolation forest beside it.
 FULL_STACK, FOREST = "risk", "anomaly"
@@ -435,19 +437,16 @@ def without_network(windows: Frames) -> dict[str, dict[str, pd.DataFrame]]:
 
 
 def group_lead_recall(
-    members: pd.DataFrame, patient_risk: pd.Series, positives: pd.Index, k: int
+    graph: WindowGraph, patient_risk: pd.Series, positives: pd.Index, k: int
 ) -> tuple[float, int]:
-    """Share of ``positives`` (patients) among the members of the top ``k`` groups
-    ranked by mean member risk (as scoring ranks group leads), and the number of those
-    groups' members.
-
-    ``members`` holds ``member_id`` and ``group_id`` (:attr:`fraudml.graph.WindowGraph.members`).
-    """
+    """Share of ``positives`` (patients) among the members of the top ``k`` groups of
+    ``graph``, ranked by their score as scoring ranks group leads
+    (:func:`fraudml.scoring.groups.group_scores`), and the number of those groups'
+    members."""
+    members = graph.members
     if members.empty or len(positives) == 0:
         return 0.0, 0
-    risk = members.assign(r=members.member_id.map(patient_risk).fillna(0.0))
-    mean = risk.groupby("group_id").r.mean().sort_values(ascending=False, kind="stable")
-    top = mean.index[:k]
-    inside = members[members.group_id.isin(top)].member_id
+    ranked = group_scores(graph, patient_risk).risk.sort_values(ascending=False, kind="stable")
+    inside = members[members.group_id.isin(ranked.index[:k])].member_id
     found = pd.Index(positives).isin(inside.to_numpy()).sum()
     return float(found) / len(positives), len(inside)

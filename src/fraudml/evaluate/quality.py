@@ -254,9 +254,10 @@ def render_network(m: Measurement) -> list[str]:
         "`group_id`) dropped from every window before fitting. The labels of the scheme are "
         "withheld in both. **Group leads**: the share of the scheme's patients in the "
         f"evaluation window found among the members of the top {GROUP_CAPACITY} groups, "
-        "ranked by their members' mean risk as scoring ranks group leads (members of those "
-        "groups in brackets); the groups are the evaluation window's, so this column "
-        "differs only through the member risk. **Shifted city**: the same withheld fits "
+        "ranked as scoring ranks group leads (mean member risk and the group's shape, "
+        "`fraudml.scoring.groups`; members of those groups in brackets); the groups are the "
+        "evaluation window's, so this column differs only through the member risk. "
+        "**Shifted city**: the same withheld fits "
         "scoring the shifted city's evaluation window (recall@K at the same level, judged "
         "with that city's labels), and its group leads among the shifted city's own groups.",
         "",
@@ -517,9 +518,7 @@ def measure(dataset: str, shifted: Path, cfg: DictConfig) -> Measurement:
         mine = run.scores["patient"]
         positives = mine.index[(mine.label == 1) & (mine.scheme == scheme)]
         group_recall[scheme] = {
-            name: group_lead_recall(
-                graph.members, r.scores["patient"]["risk"], positives, GROUP_CAPACITY
-            )
+            name: group_lead_recall(graph, r.scores["patient"]["risk"], positives, GROUP_CAPACITY)
             for name, r in (("with", run), ("without", plain))
         }
         if shifted_graph is not None and "patient" in there["with"].scores:
@@ -527,7 +526,7 @@ def measure(dataset: str, shifted: Path, cfg: DictConfig) -> Measurement:
             away_pos = away_scores.index[(away_scores.label == 1) & (away_scores.scheme == scheme)]
             for name, e in there.items():
                 group_recall[scheme][f"shifted {name}"] = group_lead_recall(
-                    shifted_graph.members, e.scores["patient"]["risk"], away_pos, GROUP_CAPACITY
+                    shifted_graph, e.scores["patient"]["risk"], away_pos, GROUP_CAPACITY
                 )
     return Measurement(
         result,
