@@ -23,7 +23,7 @@ out_arg = $(if $(OUT),out=$(OUT))
 SOURCE ?= medicare
 SRC    ?= ../shared/realdata/medicare-kaggle
 
-.PHONY: help setup browser demo data import validate profiles rules train quality real-data mlflow-ui score test lint bench clean
+.PHONY: help setup browser demo data import validate profiles rules train quality real-data mlflow-ui score serve test lint bench clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -86,6 +86,11 @@ mlflow-ui: setup ## Open the MLflow UI on the local tracking store (outputs/mlfl
 
 score: setup ## Score DATA for FROM..UNTIL into OUT (leads, scores, report)
 	$(FRAUDML) score data.path=$(DATA) $(out_arg) $(if $(FROM),period.start=$(FROM)) $(if $(UNTIL),period.end=$(UNTIL)) $(ARGS)
+
+# serve: DATA only when given (make serve DATA=dir), not the committed city by default
+PORT ?= 8000
+serve: setup ## Serve the rule base over HTTP on 127.0.0.1:PORT (8000); DATA=dir: its claims as history
+	$(FRAUDML) serve $(if $(filter command line environment,$(origin DATA)),data.path=$(DATA)) port=$(PORT) $(ARGS)
 
 test: setup browser ## Run the test suite (installs Chromium for the report test when missing)
 	$(BIN)/python -m pytest -q $(ARGS)

@@ -45,6 +45,10 @@ def main() -> None:
             result = graph_bench.run_edges(Path(args[0]), Path(args[1]))
         else:
             result = graph_bench.run_groups(Path(args[1]), func.removeprefix("graph_"))
+    elif func == "service":
+        from benchmarks import service_bench
+
+        result = service_bench.run(Path(args[0]), Path(args[1]))
     elif func.startswith("rules_"):
         from benchmarks import rules_bench
 

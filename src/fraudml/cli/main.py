@@ -38,6 +38,9 @@ COMMANDS: dict[str, Command] = {
     ),
     "train": Command("train, evaluate and register models", "fraudml.cli.train:run"),
     "score": Command("score a period into explained leads", "fraudml.cli.score:run"),
+    "serve": Command(
+        "serve the rule base over HTTP for checks before settlement", "fraudml.cli.serve:run"
+    ),
     "import": Command(
         "turn a source extract into a dataset: fraudml import medicare SRC OUT",
         "fraudml.cli.importer:run",

@@ -1,0 +1,578 @@
+"""The rule base as a service: checks over HTTP, history, parity with batch, 熔断, bad input."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+from fastapi.testclient import TestClient
+
+import fraudml
+from fraudml.cli.main import main
+from fraudml.errors import SettingError
+from fraudml.service import Service, ServiceSettings, create_app
+from fraudml.service.audit import read_audit
+from fraudml.service.settings import DEFAULT_DECISION, DecisionPolicy, SuspensionSettings
+
+MONTH = (datetime(2024, 11, 1), datetime(2024, 12, 1))
+#: Known providers of the committed city: two hospitals (grade 3) in two regions, a pharmacy.
+HOSPITAL, OTHER_HOSPITAL, PHARMACY = "H03301000", "H03301001", "H03301026"
+
+
+@pytest.fixture(scope="module")
+def kept(tmp_path_factory) -> Path:
+    """Validations of the committed city kept for this module's services."""
+    return tmp_path_factory.mktemp("kept")
+
+
+@pytest.fixture(scope="module")
+def start(city_root: Path, kept: Path, tmp_path_factory) -> Iterator[Callable[..., TestClient]]:
+    """A test client of a service over the committed city, with settings of one's own."""
+    opened: list[tuple[Any, Service]] = []
+    folder = tmp_path_factory.mktemp("serve")
+
+    def _start(**changes: Any) -> TestClient:
+        settings = ServiceSettings(audit=folder / f"audit-{len(opened)}.jsonl", **changes)
+        ds = fraudml.validate(city_root, cache=kept)
+        service = Service.start(fraudml.load_rule_base(), ds, settings)
+        opened.append((ds, service))
+        return TestClient(create_app(service), raise_server_exceptions=False)
+
+    yield _start
+    for ds, service in opened:
+        service.close()
+        ds.close()
+
+
+@pytest.fixture(scope="module")
+def client(start) -> TestClient:
+    """The service as shipped (熔断 off), every claim of the city its history."""
+    return start()
+
+
+def patient(pid: str, gender: str = "M", born: str = "1980-05-01") -> dict[str, Any]:
+    return {
+        "patient_id": pid,
+        "gender": gender,
+        "birth_date": born,
+        "insurance_type": "employee",
+        "region": "330102",
+    }
+
+
+def claim(
+    cid: str,
+    pid: str,
+    provider: str = HOSPITAL,
+    visit: str = "outpatient",
+    admit: str = "2025-03-03 09:30:00",
+    discharge: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "claim_id": cid,
+        "patient_id": pid,
+        "provider_id": provider,
+        "doctor_id": None,
+        "visit_type": visit,
+        "department": "internal",
+        "admit_time": admit,
+        "discharge_time": discharge or admit,
+        "diagnosis_code": "J06.9",
+        "total_amount": 12.0,
+        "fund_paid": 6.0,
+        "account_paid": 3.0,
+        "cash_paid": 3.0,
+    }
+
+
+def item(no: int, code: str, category: str, qty: float, price: float, **more: Any) -> dict:
+    return {
+        "line_no": no,
+        "item_code": code,
+        "item_category": category,
+        "quantity": qty,
+        "unit_price": price,
+        "amount": round(qty * price, 2),
+        **more,
+    }
+
+
+def visit(cid: str, pid: str, *, send_patient: bool = True, **where: Any) -> dict[str, Any]:
+    """A clean outpatient visit: one consultation (CN001, at its cap of 12 yuan)."""
+    body: dict[str, Any] = {
+        "claim": claim(cid, pid, **where),
+        "items": [item(1, "CN001", "consultation", 1, 12.0)],
+    }
+    if send_patient:
+        body["patient"] = patient(pid)
+    return body
+
+
+def rule_ids(answer: dict[str, Any]) -> list[str]:
+    return [h["rule_id"] for h in answer["hits"]]
+
+
+# ------------------------------------------------------------------ single checks
+
+
+def test_gender_restricted_item_billed_for_a_man_is_caught(client):
+    body = visit("T-GENDER-1", "T-MAN-1")
+    body["items"].append(item(2, "EX008", "exam", 1, 180.0))  # 妇科彩超: women only
+    r = client.post("/v1/check", json=body)
+    assert r.status_code == 200, r.text
+    answer = r.json()
+    (hit,) = [h for h in answer["hits"] if h["rule_id"] == "CAT-GENDER"]
+    assert hit["line_no"] == 2 and hit["amount"] == 180.0
+    assert hit["result"] == "definite" and hit["severity"] == "high" and hit["stage"] == "in"
+    assert "EX008" in hit["message_zh"] and "EX008" in hit["message_en"]
+    assert hit["name_zh"] == "限性别项目"
+    # 事中 (the default stage) rejects a definite high-severity violation; 事前 reminds
+    assert answer["decision"] == "reject" and answer["reason"] is None
+    body["claim"]["claim_id"] = "T-GENDER-2"
+    assert client.post("/v1/check?stage=pre", json=body).json()["decision"] == "remind"
+
+
+def test_clean_claim_passes_and_is_audited(client):
+    r = client.post("/v1/check", json=visit("T-CLEAN-1", "T-CLEAN-P1"))
+    assert r.status_code == 200, r.text
+    answer = r.json()
+    assert answer == {
+        "claim_id": "T-CLEAN-1",
+        "decision": "pass",
+        "reason": None,
+        "stage": "in",
+        "hits": [],
+        "rule_base": answer["rule_base"],
+    }
+    audit = client.app.state.service.settings.audit
+    record = [a for a in read_audit(audit) if a["claim"]["claim_id"] == "T-CLEAN-1"][-1]
+    assert record["decision"] == "pass" and record["hits"] == []
+    assert record["rule_base"] == answer["rule_base"] and record["stage"] == "in"
+    assert datetime.fromisoformat(record["time"]).tzinfo is not None
+    assert record["claim"]["patient_id"] == "T-CLEAN-P1"
+
+
+def test_unknown_item_code_is_a_hit_not_a_crash(client):
+    body = visit("T-UNLISTED-1", "T-UNLISTED-P1")
+    body["items"].append(item(2, "ZZ-LOCAL-99", "treatment", 2, 15.0))
+    r = client.post("/v1/check", json=body)
+    assert r.status_code == 200, r.text
+    (hit,) = r.json()["hits"]
+    assert hit["rule_id"] == "CAT-UNLISTED" and hit["line_no"] == 2 and hit["amount"] == 30.0
+    assert hit["message_zh"] == "项目 ZZ-LOCAL-99 不在医保目录内"
+    assert r.json()["decision"] == "remind"  # suspicious, medium, at 事中
+
+
+def test_patient_and_provider_are_looked_up_by_id(client, city_root):
+    known = duckdb.connect().execute(
+        f"SELECT patient_id FROM '{city_root}/patients.parquet' ORDER BY patient_id LIMIT 1"
+    )
+    pid = known.fetchall()[0][0]
+    r = client.post("/v1/check", json=visit("T-LOOKUP-1", pid, send_patient=False))
+    assert r.status_code == 200, r.text
+    r = client.post("/v1/check", json=visit("T-LOOKUP-2", "T-NOBODY", send_patient=False))
+    assert r.status_code == 422
+    (problem,) = r.json()["problems"]
+    assert problem["field"] == "claim.patient_id" and "T-NOBODY" in problem["problem"]
+    body = visit("T-LOOKUP-3", "T-LOOKUP-P3", provider="H-NEW")
+    r = client.post("/v1/check", json=body)
+    assert r.status_code == 422 and r.json()["problems"][0]["field"] == "claim.provider_id"
+    body["provider"] = {"provider_id": "H-NEW", "provider_type": "clinic", "level": 1}
+    assert client.post("/v1/check", json=body).status_code == 200
+
+
+# ------------------------------------------------------------------ bad input
+
+
+def test_missing_admit_time_is_422_naming_the_field(client):
+    body = visit("T-BAD-1", "T-BAD-P1")
+    del body["claim"]["admit_time"]
+    r = client.post("/v1/check", json=body)
+    assert r.status_code == 422
+    (problem,) = r.json()["problems"]
+    assert problem["field"] == "claim.admit_time"
+    assert problem["expected"] == "timestamp YYYY-MM-DD HH:MM:SS, required"
+
+
+@pytest.mark.parametrize(
+    ("edit", "field", "expected"),
+    [
+        (lambda b: b["claim"].update(visit_type="drive-in"), "claim.visit_type", "one of"),
+        (lambda b: b["claim"].update(claim_id=17), "claim.claim_id", "text"),
+        (lambda b: b["patient"].update(gender="X"), "patient.gender", "one of M, F"),
+        (
+            lambda b: b["claim"].update(admit_time="2025-03-03T09:30:00+08:00"),
+            "claim.admit_time",
+            "timestamp",
+        ),
+        (lambda b: b["items"][0].update(amount=99.0), "items[0].amount", "quantity x unit_price"),
+        (lambda b: b["items"][0].update(quantity=-1, amount=-12.0), "items[0].quantity", ">= 0"),
+        (lambda b: b["items"].append(dict(b["items"][0])), "items[1].line_no", "unique"),
+        (
+            lambda b: b["claim"].update(discharge_time="2025-03-01 08:00:00"),
+            "claim.discharge_time",
+            "after admit_time",
+        ),
+        (lambda b: b["patient"].update(patient_id="T-OTHER"), "patient.patient_id", "claim's"),
+    ],
+)
+def test_malformed_requests_name_the_field_and_the_expected_form(client, edit, field, expected):
+    body = visit("T-BAD-2", "T-BAD-P2")
+    edit(body)
+    r = client.post("/v1/check", json=body)
+    assert r.status_code == 422, r.text
+    problems = {p["field"]: p for p in r.json()["problems"]}
+    assert field in problems, problems
+    assert expected in problems[field]["expected"]
+
+
+def test_unreadable_body_is_422_and_no_traceback_reaches_a_client(client, monkeypatch):
+    r = client.post("/v1/check", content=b"{not json", headers={"content-type": "application/json"})
+    assert r.status_code == 422 and r.json()["problems"][0]["field"] == "body"
+    service = client.app.state.service
+
+    def broken() -> None:
+        raise RuntimeError("secret detail of the engine")
+
+    monkeypatch.setattr(service.rules, "run", broken)
+    r = client.post("/v1/check", json=visit("T-FAULT-1", "T-FAULT-P1"))
+    assert r.status_code == 500
+    assert set(r.json()) == {"error", "id"} and "secret" not in r.text
+    assert "Traceback" not in r.text
+
+
+def test_body_size_is_capped(start):
+    small = start(max_body_bytes=2_000)
+    body = visit("T-CAP-1", "T-CAP-P1")
+    assert small.post("/v1/check", json=body).status_code == 200
+    body["items"] = [item(i, "CN001", "consultation", 1, 12.0) for i in range(1, 40)]
+    assert len(json.dumps(body)) > 2_000
+    r = small.post("/v1/check", json=body)
+    assert r.status_code == 413 and "max_body_bytes" in r.json()["error"]
+    # a chunked upload, without Content-Length, is stopped once it passes the cap
+    text = json.dumps(body).encode()
+    chunks = (text[i : i + 500] for i in range(0, len(text), 500))
+    r = small.post("/v1/check", content=chunks, headers={"Content-Type": "application/json"})
+    assert r.status_code == 413 and r.request.headers.get("transfer-encoding") == "chunked"
+
+
+def test_bearer_token_from_the_environment(start, monkeypatch):
+    monkeypatch.setenv("FRAUDML_TEST_TOKEN", "s3cret-token")
+    guarded = start(token_env="FRAUDML_TEST_TOKEN")
+    assert guarded.get("/health").status_code == 200
+    assert guarded.get("/docs").status_code == 200
+    r = guarded.get("/v1/rules")
+    assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
+    wrong = {"Authorization": "Bearer nope"}
+    assert (
+        guarded.post("/v1/check", json=visit("T-TOK", "T-TOK-P"), headers=wrong).status_code == 401
+    )
+    right = {"Authorization": "Bearer s3cret-token"}
+    assert guarded.get("/v1/rules", headers=right).status_code == 200
+    r = guarded.post("/v1/check", json=visit("T-TOK", "T-TOK-P"), headers=right)
+    assert r.status_code == 200 and r.json()["decision"] == "pass"
+
+
+def test_rules_served_and_not_served_with_the_openapi_page(client):
+    listed = client.get("/v1/rules").json()
+    served = {r["rule_id"]: r for r in listed["rules"]}
+    assert served["CAT-GENDER"]["stage"] == "in" and served["INP-OVERLAP"]["stage"] == "post"
+    assert "CAT-UNLISTED" in served
+    assert set(listed["not_served"]) == {"RAT-DRUG", "RAT-EXAM", "RAT-MATERIAL"}
+    assert all("provider-level" in why for why in listed["not_served"].values())
+    spec = client.get("/openapi.json").json()
+    assert {"/health", "/v1/rules", "/v1/check", "/v1/check/batch"} <= set(spec["paths"])
+    assert client.get("/docs").status_code == 200
+
+
+# ------------------------------------------------------------------ history
+
+
+def test_history_rules_fire_on_the_second_of_two_claims(client):
+    def check(body: dict[str, Any]) -> list[str]:
+        r = client.post("/v1/check", json=body)
+        assert r.status_code == 200, r.text
+        return rule_ids(r.json())
+
+    # a drug pack's trace code sold twice (回流药): the second sale, another patient's
+    first = visit("T-TRACE-1", "T-TRACE-P1", provider=PHARMACY, visit="pharmacy")
+    pack = item(1, "XD008", "western_drug", 1, 18.0, trace_code="81234567890123456789")
+    first["items"] = [pack]
+    assert "BIL-TRACE" not in check(first)
+    second = visit("T-TRACE-2", "T-TRACE-P2", provider=PHARMACY, visit="pharmacy")
+    second["claim"]["admit_time"] = second["claim"]["discharge_time"] = "2025-03-04 10:00:00"
+    second["items"] = [pack]
+    assert "BIL-TRACE" in check(second)
+
+    # overlapping stays (the second claim's patient looked up by id: added by the first)
+    stay = visit(
+        "T-STAY-1",
+        "T-STAY-P",
+        visit="inpatient",
+        admit="2025-03-01 08:00:00",
+        discharge="2025-03-10 10:00:00",
+    )
+    stay["items"] = [item(1, "CN001", "consultation", 1, 12.0, item_time="2025-03-01 09:00:00")]
+    assert "INP-OVERLAP" not in check(stay)
+    other = visit(
+        "T-STAY-2",
+        "T-STAY-P",
+        send_patient=False,
+        provider=OTHER_HOSPITAL,
+        visit="inpatient",
+        admit="2025-03-05 08:00:00",
+        discharge="2025-03-12 10:00:00",
+    )
+    other["items"] = [item(1, "CN001", "consultation", 1, 12.0, item_time="2025-03-05 09:00:00")]
+    assert "INP-OVERLAP" in check(other)
+
+    # one card in two regions within the hour (借卡)
+    assert "FRQ-REGION" not in check(visit("T-CARD-1", "T-CARD-P", admit="2025-03-06 10:00:00"))
+    there = visit("T-CARD-2", "T-CARD-P", provider=OTHER_HOSPITAL, admit="2025-03-06 10:30:00")
+    assert "FRQ-REGION" in check(there)
+
+    # frequency: the 13th pharmacy purchase within 30 days (threshold 12)
+    fired = []
+    for day in range(1, 14):
+        buy = visit(f"T-FREQ-{day}", "T-FREQ-P", provider=PHARMACY, visit="pharmacy")
+        buy["claim"]["admit_time"] = buy["claim"]["discharge_time"] = f"2025-04-{day:02d} 09:00:00"
+        buy["items"] = [item(1, "XD008", "western_drug", 1, 18.0)]
+        fired.append("FRQ-PHARMACY" in check(buy))
+    assert fired == [False] * 12 + [True]
+
+
+def test_reminders_do_not_join_the_history(client):
+    stay = visit(
+        "T-PRE-1",
+        "T-PRE-P",
+        visit="inpatient",
+        admit="2025-05-01 08:00:00",
+        discharge="2025-05-10 10:00:00",
+    )
+    assert client.post("/v1/check?stage=pre", json=stay).status_code == 200
+    other = visit(
+        "T-PRE-2",
+        "T-PRE-P",
+        visit="inpatient",
+        admit="2025-05-05 08:00:00",
+        discharge="2025-05-12 10:00:00",
+    )
+    assert "INP-OVERLAP" not in rule_ids(client.post("/v1/check", json=other).json())
+
+
+# ------------------------------------------------------------------ parity with batch
+
+
+def _month_requests(root: Path) -> list[dict[str, Any]]:
+    """Every claim of the month with its fee lines, as a hospital system would send them
+    (patients and providers by id only)."""
+    con = duckdb.connect()
+    start, end = (d.isoformat(sep=" ") for d in MONTH)
+    claims = con.execute(
+        f"SELECT * FROM '{root}/claims.parquet' WHERE admit_time >= '{start}' "
+        f"AND admit_time < '{end}' ORDER BY admit_time, claim_id"
+    )
+    names = [d[0] for d in claims.description]
+    rows = [dict(zip(names, r, strict=True)) for r in claims.fetchall()]
+    items = con.execute(
+        f"SELECT i.* FROM '{root}/claim_items.parquet' i JOIN '{root}/claims.parquet' c "
+        f"USING (claim_id) WHERE c.admit_time >= '{start}' AND c.admit_time < '{end}'"
+    )
+    item_names = [d[0] for d in items.description]
+    lines: dict[str, list[dict]] = {}
+    for r in items.fetchall():
+        line = dict(zip(item_names, r, strict=True))
+        lines.setdefault(line["claim_id"], []).append(line)
+
+    def plain(row: dict[str, Any]) -> dict[str, Any]:
+        return {
+            k: v.isoformat(sep=" ") if isinstance(v, datetime | date) else v for k, v in row.items()
+        }
+
+    return [
+        {"claim": plain(c), "items": [plain(i) for i in lines.get(c["claim_id"], [])]} for c in rows
+    ]
+
+
+def test_parity_with_the_batch_rule_run_for_a_month(start, city_root, kept):
+    """Every claim of November through /v1/check/batch, the service knowing the claims
+    before it: the same hits, hit for hit, as the batch rule run whose window ends with
+    November, on November's claims (the rules a claim can answer: all but the provider
+    ratios)."""
+    online_client = start(history_until=MONTH[0])
+    requests = _month_requests(city_root)
+    r = online_client.post("/v1/check/batch?stage=post", json={"claims": requests})
+    assert r.status_code == 200, r.text[:500]
+    results = r.json()["results"]
+    assert [a["claim_id"] for a in results] == [q["claim"]["claim_id"] for q in requests]
+    fields = ("rule_id", "line_no", "amount", "message_zh", "message_en", "evidence")
+    online = Counter((a["claim_id"], *(h[f] for f in fields)) for a in results for h in a["hits"])
+    with fraudml.validate(city_root, cache=kept) as ds:
+        run = fraudml.rules(ds, fraudml.Window(None, MONTH[1])).run
+        served = [r.id for r in run.rules if not r.id.startswith("RAT-")]
+        hits = run.hits.filter(
+            run.hits.rule_id.isin(served)
+            & run.hits.claim_id.isin([q["claim"]["claim_id"] for q in requests])
+        ).to_pandas()
+    batch = Counter(
+        (
+            h.claim_id,
+            h.rule_id,
+            None if h.line_no != h.line_no else int(h.line_no),
+            float(h.amount),
+            h.message_zh,
+            h.message_en,
+            h.evidence,
+        )
+        for h in hits.itertuples()
+    )
+    assert online == batch
+    assert sum(batch.values()) > 100
+    assert len({key[1] for key in batch}) >= 10  # most rule families fired
+    assert {"BIL-TRACE", "INP-DURING", "CAT-DAILY", "FRQ-REGION"} <= {key[1] for key in batch}
+
+
+# ------------------------------------------------------------------ 熔断
+
+
+def _breach(cid: str, provider: str, admit: str) -> dict[str, Any]:
+    body = visit(cid, f"{cid}-P", provider=provider, admit=admit)
+    body["items"].append(item(2, "EX008", "exam", 1, 180.0))  # a man's 妇科彩超: definite
+    return body
+
+
+def test_suspension_off_by_default_and_on_past_its_threshold(start, client):
+    on = start(suspension=SuspensionSettings(enabled=True, threshold=2, window_days=30))
+    for service in (on, client):
+        for n, day in enumerate(("02", "03")):
+            body = _breach(f"T-SUSP-{id(service)}-{n}", HOSPITAL, f"2025-06-{day} 09:00:00")
+            assert service.post("/v1/check", json=body).json()["decision"] == "reject"
+    clean = visit("T-SUSP-CLEAN-1", "T-SUSP-CLEAN-P", admit="2025-06-04 09:00:00")
+    answer = on.post("/v1/check", json=clean).json()
+    assert answer["decision"] == "reject" and answer["reason"] == "suspended"
+    assert answer["hits"] == []
+    # off by default: the same clean claim passes
+    assert client.post("/v1/check", json=clean).json()["decision"] == "pass"
+    # another provider is not suspended, nor this one once its breaches leave the window
+    elsewhere = visit("T-SUSP-CLEAN-2", "T-SUSP-CLEAN-P", provider=OTHER_HOSPITAL)
+    elsewhere["claim"]["admit_time"] = elsewhere["claim"]["discharge_time"] = "2025-06-04 11:00:00"
+    assert on.post("/v1/check", json=elsewhere).json()["decision"] == "pass"
+    later = visit("T-SUSP-CLEAN-3", "T-SUSP-CLEAN-P", admit="2025-07-10 09:00:00")
+    assert on.post("/v1/check", json=later).json()["decision"] == "pass"
+    record = read_audit(on.app.state.service.settings.audit)
+    assert [a["reason"] for a in record if a["claim"]["claim_id"] == "T-SUSP-CLEAN-1"] == [
+        "suspended"
+    ]
+
+
+# ------------------------------------------------------------------ settings and start-up
+
+
+def test_decisions_follow_result_severity_and_stage():
+    policy = DecisionPolicy.from_mapping(DEFAULT_DECISION)
+    assert policy.of_hit("in", "in", "definite", "high") == "reject"
+    assert policy.of_hit("pre", "in", "definite", "high") == "remind"
+    # a rule meant for batch review (事后) only reminds at settlement
+    assert policy.of_hit("in", "post", "definite", "high") == "remind"
+    assert policy.of_hit("post", "post", "definite", "high") == "reject"
+    bad = json.loads(json.dumps(DEFAULT_DECISION))
+    bad["in"]["definite"]["high"] = "deny"
+    with pytest.raises(SettingError, match=r"decision\.in\.definite\.high='deny'"):
+        DecisionPolicy.from_mapping(bad)
+    with pytest.raises(SettingError, match="port=70000 is out of range"):
+        ServiceSettings.from_mapping({"host": "127.0.0.1", "port": 70000})
+
+
+def test_without_data_patients_and_providers_come_with_the_request():
+    service = Service.start(fraudml.load_rule_base(), None, ServiceSettings())
+    try:
+        client = TestClient(create_app(service))
+        listed = client.get("/v1/rules").json()
+        assert listed["not_served"]["CAT-GENDER"] == "needs catalog"
+        body = visit("T-BARE-1", "T-BARE-P")
+        body["provider"] = {"provider_id": HOSPITAL, "provider_type": "hospital", "level": 3}
+        r = client.post("/v1/check", json=body)
+        assert r.status_code == 200 and r.json()["decision"] == "pass"
+        again = visit("T-BARE-2", "T-BARE-P", send_patient=False)
+        again["claim"]["admit_time"] = again["claim"]["discharge_time"] = "2025-03-03 09:40:00"
+        assert client.post("/v1/check", json=again).status_code == 200  # both known now
+    finally:
+        service.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_serve_stops_with_exit_2_on_bad_data_or_port(tmp_path, capsys):
+    assert main(["serve", f"data.path={tmp_path / 'nowhere'}", f"port={_free_port()}"]) == 2
+    assert "dataset directory not found" in capsys.readouterr().err
+    assert main(["serve", "port=70000"]) == 2
+    assert main(["serve", "port=eighty"]) == 2
+    assert "port='eighty' is not a whole number" in capsys.readouterr().err
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        assert main(["serve", f"port={port}"]) == 2
+    assert f"port={port} on 127.0.0.1 cannot be used" in capsys.readouterr().err
+
+
+def test_fraudml_serve_answers_over_http_until_stopped(city_root, tmp_path):
+    """The command as deployed: uvicorn on loopback, a check, a clean stop on SIGINT."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    port = _free_port()
+    audit = tmp_path / "audit.jsonl"
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "fraudml.cli.main",
+            "serve",
+            f"data.path={city_root}",
+            f"port={port}",
+            f"audit={audit}",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert server.poll() is None, server.stderr.read() if server.stderr else ""
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=5) as r:
+                    health = json.load(r)
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "fraudml serve did not start"
+                time.sleep(0.5)
+        assert health["history"]["claims"] == 53_343
+        request = urllib.request.Request(
+            f"{url}/v1/check",
+            data=json.dumps(visit("T-HTTP-1", "T-HTTP-P")).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as r:
+            assert json.load(r)["decision"] == "pass"
+    finally:
+        server.send_signal(signal.SIGINT)
+        _, err = server.communicate(timeout=60)
+    assert server.returncode == 0, err
+    assert f"serving 19 rules on http://127.0.0.1:{port}" in err
+    assert [a["decision"] for a in read_audit(audit)] == ["pass"]
