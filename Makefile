@@ -60,7 +60,7 @@ demo: setup ## Run the main job end to end: simulate, validate, rules, profiles,
 data: setup ## Generate a synthetic city (OUT=dir; ARGS="simulate=city" for 50,000 people)
 	$(FRAUDML) simulate $(out_arg) $(ARGS)
 
-import: setup ## Turn a source extract into a dataset (SOURCE=medicare SRC=dir OUT=dir)
+import: setup ## Turn a source extract into a dataset (SOURCE=medicare|national SRC=dir OUT=dir; ARGS="mapping=file.yaml")
 	$(FRAUDML) import $(SOURCE) $(SRC) $(if $(OUT),$(OUT),data/generated/$(SOURCE)) $(ARGS)
 
 validate: setup ## Validate DATA, quarantine bad rows under OUT/quarantine, reconcile counts

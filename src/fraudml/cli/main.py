@@ -42,7 +42,7 @@ COMMANDS: dict[str, Command] = {
         "serve the rule base over HTTP for checks before settlement", "fraudml.cli.serve:run"
     ),
     "import": Command(
-        "turn a source extract into a dataset: fraudml import medicare SRC OUT",
+        "turn a source extract into a dataset: fraudml import medicare|national SRC OUT",
         "fraudml.cli.importer:run",
     ),
 }
