@@ -278,3 +278,20 @@ def test_a_gang_outranks_a_suspicious_circle_without_the_shape_of_one():
     assert scored.loc["G-gang", "risk"] == pytest.approx(1 - 0.9 * 0.1)
     assert scored.loc["G-circle", "risk"] == pytest.approx(1 - 0.7 * 0.9)
     assert scored.loc["G-gang", "risk"] > scored.loc["G-circle", "risk"]
+
+
+def test_without_labels_the_propagated_share_is_zero_not_missing(make_dataset):
+    """A dataset without a labels table (a month to score) still gives the patient model
+    every input it was trained on."""
+    from fraudml.graph.propagation import GROUP_FLAGGED
+    from fraudml.models.frames import window_frames
+    from fraudml.workflows import load_rule_base
+
+    ds = load_dataset(make_dataset(_ring_tables), memory_limit="1GB", threads=1)
+    try:
+        assert "labels" not in ds
+        patients = window_frames(ds, Window(), load_rule_base(None)).frames["patient"]
+    finally:
+        ds.close()
+    assert patients[GROUP_FLAGGED].eq(0.0).all()
+    assert patients.loc["R1", "group_id"] == group_name(list(RING))

@@ -56,8 +56,10 @@ def window_frames(ds: Dataset, window: Window, rules: Sequence[Rule]) -> WindowF
         frame = joined.to_pandas().set_index(ENTITIES[entity].key).sort_index()
         frame.index = frame.index.astype(str)
         out[entity] = reproducible(frame)
-    if "patient" in out and "labels" in ds:
-        known = labels_as_of(ds.table("labels").to_pandas(), "patient", window.start)
+    if "patient" in out:
+        # without a labels table no fellow member is known: the share is 0, not missing
+        labels = ds.table("labels").to_pandas() if "labels" in ds else None
+        known = labels_as_of(labels, "patient", window.start)
         out["patient"] = with_group_labels(out["patient"], known.index, out_of_fold=False)
     return WindowFrames(out, run, profiles.dropped, profiles.graph)
 
