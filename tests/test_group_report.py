@@ -306,3 +306,16 @@ def test_a_report_with_a_group_lead_opens_in_headless_chromium_without_console_e
     # the drawing was painted: provider squares (orange), flagged and other patients
     assert near((0xE6, 0x7E, 0x22)) > 2 * 200  # two squares and the legend's, 16×16 each
     assert near((0xC0, 0x39, 0x2B)) > 50 and near((0x4F, 0x86, 0xC6)) > 50
+
+
+def test_lead_headings_name_the_lead_type_in_the_report_language():
+    from fraudml.report.render import lead_type_names
+
+    zh, en = lead_type_names("zh"), lead_type_names("en")
+    assert (zh["group"], zh["claim"], zh["patient"], zh["provider"]) == (
+        "团伙",
+        "结算",
+        "参保人",
+        "定点机构",
+    )
+    assert (en["group"], en["doctor"]) == ("group", "doctor")

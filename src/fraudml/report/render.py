@@ -21,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 from jinja2 import Environment, select_autoescape
 
+from fraudml.entities import ENTITIES
 from fraudml.features.registry import unit_text
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -138,6 +139,16 @@ TEXT = {
     },
 }
 
+def lead_type_names(lang: str) -> dict[str, str]:
+    """Each lead type's name for people in ``lang``: the entity vocabulary's names, and
+    the two lead types that are not profiled entities (a claim of either kind, a group)."""
+    zh = lang == "zh"
+    names = {e: (spec.zh if zh else spec.en) for e, spec in ENTITIES.items()}
+    names["claim"] = "结算" if zh else "claim"
+    names["group"] = "团伙" if zh else "group"
+    return names
+
+
 TEMPLATE = """<!doctype html>
 <html lang="{{ lang }}"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
@@ -154,7 +165,7 @@ margin-top:1.5em;padding-top:.5em}.muted{color:#666;font-size:12px}
 <h1>{{ t.title }}</h1>
 <p class="muted">{{ t.window }}: {{ window }} · {{ t.money }} {{ money }} · {{ generated }}</p>
 {% for entity, rows in index %}
-<h2>{{ t.leads }}: {{ entity }} ({{ rows|length }})</h2>
+<h2>{{ t.leads }}: {{ names.get(entity, entity) }} ({{ rows|length }})</h2>
 <p class="muted">{{ t.explained }}: {{ explained.get(entity, "") }}</p>
 <table><tr><th>{{ t.rank }}</th><th>{{ t.id }}</th><th>{{ t.score }}</th><th>{{ t.tier }}</th>
 <th>{{ t.rules }}</th></tr>
@@ -164,8 +175,8 @@ margin-top:1.5em;padding-top:.5em}.muted{color:#666;font-size:12px}
 {% endfor %}
 {% for r in leads %}
 <div class="lead" id="{{ r.anchor }}">
-<h3>{{ r.entity_type }} {{ r.entity_id }} — {{ t.rank }} {{ r.rank }}, {{ t.score }}
-{{ "%.4f"|format(r.score) }}</h3>
+<h3>{{ names.get(r.entity_type, r.entity_type) }} {{ r.entity_id }} — {{ t.rank }} {{ r.rank }},
+{{ t.score }} {{ "%.4f"|format(r.score) }}</h3>
 <p><b>{{ t.reasons }}:</b></p><ul>{% for x in r.reasons %}<li>{{ x.text }}</li>{% endfor %}</ul>
 {% if r.reasons and not r.is_group %}<p class="muted">{{ t.contrib }}</p>
 <svg xmlns="http://www.w3.org/2000/svg" width="640" height="{{ 24 * r.reasons|length + 10 }}"
@@ -703,6 +714,7 @@ def render_html(
         t=dict(t, amount=amount),
         lang=lang,
         index=index,
+        names=lead_type_names(lang),
         leads=rows,
         explained=explained,
         deductions=(
