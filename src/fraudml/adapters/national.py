@@ -46,7 +46,7 @@ from fraudml.adapters.mapping import (
     load_mapping,
     shipped,
 )
-from fraudml.contract import TABLES, TABLES_BY_NAME
+from fraudml.contract import ITEM_CATEGORIES, TABLES, TABLES_BY_NAME
 from fraudml.errors import ContractError
 
 log = logging.getLogger(__name__)
@@ -662,28 +662,8 @@ _VISIT = {
     "pharmacy": "41",
     "other": "12",
 }
-_CATEGORY = {
-    c: f"{i:02d}"
-    for i, c in enumerate(
-        (
-            "bed",
-            "consultation",
-            "exam",
-            "lab",
-            "treatment",
-            "surgery",
-            "nursing",
-            "material",
-            "western_drug",
-            "herbal",
-            "patent_drug",
-            "general_service",
-            "registration",
-            "other",
-        ),
-        start=1,
-    )
-}
+#: the contract's fee categories in the national med_chrgitm_type order (01 … 14)
+_CATEGORY = {c: f"{i:02d}" for i, c in enumerate(ITEM_CATEGORIES, start=1)}
 
 
 def _out_text(values: pd.Series, codes: MappingType[Any, str] | None = None) -> pd.Series:

@@ -427,13 +427,15 @@ def network_columns(frame: pd.DataFrame) -> list[str]:
     ]
 
 
+def frames_without_network(frames: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """One window's frames with every column of :func:`network_columns` dropped: what the
+    models saw before the network existed."""
+    return {e: f.drop(columns=network_columns(f)) for e, f in frames.items()}
+
+
 def without_network(windows: Frames) -> dict[str, dict[str, pd.DataFrame]]:
-    """``windows`` with every column of :func:`network_columns` dropped: what the models
-    saw before the network existed."""
-    return {
-        w: {e: f.drop(columns=network_columns(f)) for e, f in frames.items()}
-        for w, frames in windows.items()
-    }
+    """:func:`frames_without_network` of every window."""
+    return {w: frames_without_network(frames) for w, frames in windows.items()}
 
 
 def group_lead_recall(

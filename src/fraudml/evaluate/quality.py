@@ -43,6 +43,7 @@ from fraudml.evaluate.generalisation import (
     NETWORK_SCHEMES,
     best_baseline,
     fit_and_evaluate,
+    frames_without_network,
     group_lead_recall,
     headline_table,
     own_levels,
@@ -494,7 +495,7 @@ def measure(dataset: str, shifted: Path, cfg: DictConfig) -> Measurement:
     schemes = sorted(labelled.scheme.dropna().unique())
     withheld, no_network, group_recall = {}, {}, {}
     bare = without_network(windows)
-    away = {"with": shifted_frames, "without": without_network({"e": shifted_frames})["e"]}
+    away = {"with": shifted_frames, "without": frames_without_network(shifted_frames)}
     shifted_recall: dict[str, dict[str, pd.DataFrame]] = {}
     for scheme in (s for s in schemes if s in present):
         fitted, run = fit_and_evaluate(

@@ -48,14 +48,13 @@ def _arrivals_inside(inside: ir.Table) -> ir.Table:
     )
 
 
-def group_table(c: ir.Table, days: ir.Table, edges: ir.Table, members: ir.Table) -> ir.Table:
+def group_table(c: ir.Table, inside: ir.Table, edges: ir.Table, members: ir.Table) -> ir.Table:
     """One row per group: ``group_id``, ``group_size``, ``group_density`` (share of
     member pairs joined by a co-visit edge), ``group_days`` (days on which members
     arrived together), ``group_together_share`` (share of members' outpatient and
     pharmacy claims made together with a fellow member), ``group_regions`` (members'
     distinct home regions), ``providers`` (where they arrived together), ``main_provider``
     (where most often; ties to the smallest id), ``first_time`` and ``last_time``."""
-    inside = inside_days(days, members)
     sizes = members.group_by("group_id").agg(group_size=members.member_id.count())
     ma = members.select(src="member_id", ga="group_id")
     mb = members.select(dst="member_id", gb="group_id")
@@ -121,12 +120,11 @@ def patient_group_features(groups: ir.Table, members: ir.Table) -> ir.Table:
     return j.select("patient_id", "group_id", *PATIENT_GROUP_FEATURES)
 
 
-def provider_group_features(c: ir.Table, days: ir.Table, members: ir.Table) -> ir.Table:
+def provider_group_features(c: ir.Table, inside: ir.Table) -> ir.Table:
     """Per provider: ``ring_patients`` (group members who arrived here together with a
     fellow member), ``ring_days`` (days on which that happened), ``ring_patient_share``
     (of its distinct patients) and ``far_regions`` (distinct home regions of the patients
     it treated outside their region: a pharmacy collecting cards, 卡聚集)."""
-    inside = inside_days(days, members)
     arrivals = _arrivals_inside(inside)
     ring = arrivals.group_by("provider_id").agg(
         ring_patients=arrivals.patient_id.nunique(), ring_days=arrivals.day.nunique()
@@ -155,10 +153,10 @@ def doctor_group_features(c: ir.Table, members: ir.Table) -> ir.Table:
     return per.select("doctor_id", ring_patient_share=_share(per._in, per._n))
 
 
-def member_provider_days(days: ir.Table, members: ir.Table) -> ir.Table:
+def member_provider_days(inside: ir.Table) -> ir.Table:
     """For a group's picture and its proof: ``group_id``, ``patient_id``,
     ``provider_id`` and ``days`` (days the member arrived there with fellow members)."""
-    arrivals = _arrivals_inside(inside_days(days, members))
+    arrivals = _arrivals_inside(inside)
     return arrivals.group_by(["group_id", "patient_id", "provider_id"]).agg(
         days=arrivals.day.nunique()
     )

@@ -24,9 +24,8 @@ from fraudml.graph.communities import MEMBERSHIP_COLUMNS, leiden_groups
 
 log = logging.getLogger(__name__)
 _TAGS = itertools.count()
-#: engine types of the tables handed back from Python (typed even when empty)
+#: engine types of the membership handed back from Python (typed even when empty)
 MEMBERSHIP_SCHEMA = {"member_id": "string", "group_id": "string", "group_size": "int64"}
-EDGE_SCHEMA = {"src": "string", "dst": "string", "weight": "int64"}
 
 
 @dataclass
@@ -45,23 +44,19 @@ class WindowGraph:
     features: dict[str, ir.Table]
     #: seconds spent: ``edges`` (engine), ``groups`` (Leiden), ``features`` (engine)
     seconds: dict[str, float]
+    #: the co-visit evidence inside the groups (:func:`~fraudml.graph.groups.inside_days`),
+    #: in the engine: what the group features, the picture and the proof all read
+    inside: ir.Table | None = None
 
     def member_days(self) -> pd.DataFrame:
         """``group_id``, ``patient_id``, ``provider_id``, ``days`` (arrivals together)."""
-        members = ibis.memtable(self.members[list(MEMBERSHIP_COLUMNS)], schema=MEMBERSHIP_SCHEMA)
-        return G.member_provider_days(self.days, members).to_pandas()
+        return G.member_provider_days(self.inside).to_pandas()
 
     def proof(self, group_ids: list[str]) -> pd.DataFrame:
         """The dated co-visits inside ``group_ids``: ``group_id``, ``provider_id``,
         ``day``, ``a``, ``b``, ``first_time``, ``last_time`` (one row per pair and day)."""
-        chosen = self.members[self.members.group_id.isin(group_ids)]
-        if chosen.empty:
-            return pd.DataFrame(
-                columns=["group_id", "provider_id", "day", "a", "b", "first_time", "last_time"]
-            )
-        members = ibis.memtable(chosen[list(MEMBERSHIP_COLUMNS)], schema=MEMBERSHIP_SCHEMA)
-        inside = G.inside_days(self.days, members)
-        return inside.to_pandas().sort_values(["group_id", "day", "provider_id", "a", "b"])
+        chosen = self.inside.filter(self.inside.group_id.isin(list(group_ids)))
+        return chosen.to_pandas().sort_values(["group_id", "day", "provider_id", "a", "b"])
 
 
 def window_graph(con, claims: ir.Table, *, seed: int = 0) -> WindowGraph:
@@ -70,7 +65,8 @@ def window_graph(con, claims: ir.Table, *, seed: int = 0) -> WindowGraph:
     tag = next(_TAGS)
     started = time.perf_counter()
     days = con.create_table(f"_graph_covisit_days_{tag}", E.covisit_days(claims), temp=True)
-    edges = E.covisit_edges(days).to_pandas()
+    edge_table = con.create_table(f"_graph_edges_{tag}", E.covisit_edges(days), temp=True)
+    edges = edge_table.to_pandas()
     t_edges = time.perf_counter() - started
 
     started = time.perf_counter()
@@ -83,11 +79,13 @@ def window_graph(con, claims: ir.Table, *, seed: int = 0) -> WindowGraph:
         ibis.memtable(members[list(MEMBERSHIP_COLUMNS)], schema=MEMBERSHIP_SCHEMA),
         temp=True,
     )
-    e = ibis.memtable(edges[["src", "dst", "weight"]], schema=EDGE_SCHEMA)
-    groups = con.create_table(f"_graph_groups_{tag}", G.group_table(claims, days, e, m), temp=True)
+    inside = con.create_table(f"_graph_inside_{tag}", G.inside_days(days, m), temp=True)
+    groups = con.create_table(
+        f"_graph_groups_{tag}", G.group_table(claims, inside, edge_table, m), temp=True
+    )
     features = {
         "patient": G.patient_group_features(groups, m),
-        "provider": G.provider_group_features(claims, days, m),
+        "provider": G.provider_group_features(claims, inside),
         "doctor": G.doctor_group_features(claims, m),
     }
     group_frame = groups.to_pandas().sort_values("group_id").reset_index(drop=True)
@@ -109,4 +107,5 @@ def window_graph(con, claims: ir.Table, *, seed: int = 0) -> WindowGraph:
         edges,
         features,
         {"edges": t_edges, "groups": t_groups, "features": t_features},
+        inside,
     )

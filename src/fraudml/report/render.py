@@ -139,6 +139,7 @@ TEXT = {
     },
 }
 
+
 def lead_type_names(lang: str) -> dict[str, str]:
     """Each lead type's name for people in ``lang``: the entity vocabulary's names, and
     the two lead types that are not profiled entities (a claim of either kind, a group)."""

@@ -19,7 +19,8 @@ A group's score is a noisy-OR of two parts, so that neither can zero the other::
 The shape has no weight to tune. It was written from the scheme's definition and then
 checked on the 50,000-patient city's evaluation window (42 groups of 3 or more): its five
 gangs were its five highest shapes, where mean member risk alone put 22 % of their
-members among the top 10 groups (docs/quality.md measures both cities used there).
+members among the top 10 groups (``python -m fraudml.evaluate.quality
+data/bench/city-50000 /tmp/q50k.md``; docs/quality.md reports the two small cities).
 
 Each lead says who, where and when ("23 people arrived together at clinic X on 9 days
 between …"); :func:`group_members` lists the members with their risk and
@@ -33,6 +34,7 @@ import json
 import pandas as pd
 
 from fraudml.graph import WindowGraph
+from fraudml.models.network import HIGH
 from fraudml.scoring.leads import LEAD_COLUMNS
 from fraudml.scoring.rank import rank_entities
 
@@ -58,7 +60,7 @@ def group_scores(graph: WindowGraph, patient_risk: pd.Series) -> pd.DataFrame:
     out["anomaly_score"] = float("nan")
     out["supervised"] = float("nan")
     out["rule_part"] = float("nan")
-    out["flagged"] = m.groupby("group_id").risk.apply(lambda r: int((r >= 0.5).sum()))
+    out["flagged"] = (m.risk >= HIGH).groupby(m.group_id).sum().astype("int64")
     return out.sort_index()
 
 
@@ -78,7 +80,7 @@ def group_reasons(row: pd.Series, provider_names: dict[str, str]) -> tuple[str, 
         f"，主要在{shown}",
         f"成员两两结伴比例{row.group_density:.0%}，"
         f"门诊购药结算中结伴占{row.group_together_share:.0%}",
-        f"成员平均风险{row.member_risk:.2f}，{int(row.flagged)}人风险≥0.5",
+        f"成员平均风险{row.member_risk:.2f}，{int(row.flagged)}人风险≥{HIGH}",
     ]
     en = [
         f"{int(row.group_size)} people arrived together on {int(row.group_days)} days "
@@ -86,7 +88,7 @@ def group_reasons(row: pd.Series, provider_names: dict[str, str]) -> tuple[str, 
         f"{row.group_density:.0%} of member pairs arrived together repeatedly; "
         f"{row.group_together_share:.0%} of their outpatient and pharmacy claims were made "
         "together",
-        f"mean member risk {row.member_risk:.2f}; {int(row.flagged)} members at 0.5 or more",
+        f"mean member risk {row.member_risk:.2f}; {int(row.flagged)} members at {HIGH} or more",
     ]
 
     # records shaped like a model's reasons; a group's reasons are facts, not weighted
