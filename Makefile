@@ -1,6 +1,7 @@
 # fraudml — operator interface. `make` (or `make help`) lists the targets.
 # Variables: DATA=dataset dir, OUT=output dir, FROM=/UNTIL= period (YYYY-MM-DD; FROM inclusive,
-# UNTIL exclusive), ARGS= extra Hydra overrides. MLFLOW_TRACKING_URI is honoured when set.
+# UNTIL exclusive), ARGS= extra Hydra overrides, MODELS= the model namespace training registers
+# and scoring reads, ENGINE= duckdb. MLFLOW_TRACKING_URI is honoured when set.
 
 .DEFAULT_GOAL := help
 SHELL := /bin/bash
@@ -17,13 +18,20 @@ OUT   ?=
 FROM  ?=
 UNTIL ?=
 ARGS  ?=
+MODELS ?=
+ENGINE ?=
+VERDICTS ?=
 
 out_arg = $(if $(OUT),out=$(OUT))
+period_args = $(if $(FROM),period.start=$(FROM)) $(if $(UNTIL),period.end=$(UNTIL))
+models_arg = $(if $(MODELS),models.namespace=$(MODELS))
+train_models_arg = $(if $(MODELS),train.namespace=$(MODELS))
+engine_arg = $(if $(ENGINE),engine=$(ENGINE))
 
 SOURCE ?= medicare
 SRC    ?= ../shared/realdata/medicare-kaggle
 
-.PHONY: help setup browser demo data import validate profiles rules train quality real-data mlflow-ui score serve test lint bench clean
+.PHONY: help setup pdf browser demo data import validate profiles rules train quality real-data mlflow-ui score serve feedback ledger monitor test lint bench clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -37,18 +45,25 @@ $(STAMP): requirements.lock pyproject.toml
 		$(BIN)/python -m pip install --quiet --no-deps -e .
 	@touch $@
 
-# The report's browser test needs a real Chromium and CJK fonts (Debian packages).
+# Debian packages, installed when missing: the PDF case packs need WeasyPrint's Pango and
+# CJK fonts (make demo, make score); the report's browser test also needs Chromium.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
-browser:
-	@command -v chromium >/dev/null && fc-list 2>/dev/null | grep -q "Noto Sans CJK" || { \
-		echo "setup: installing Debian's chromium and fonts-noto-cjk for the report's browser test"; \
-		$(SUDO) apt-get install -y --no-install-recommends chromium fonts-noto-cjk >/dev/null || \
-		{ $(SUDO) apt-get update >/dev/null && \
-		  $(SUDO) apt-get install -y --no-install-recommends chromium fonts-noto-cjk >/dev/null; }; }
+apt_install = $(SUDO) apt-get install -y --no-install-recommends $(1) >/dev/null || \
+	{ $(SUDO) apt-get update >/dev/null && $(SUDO) apt-get install -y --no-install-recommends $(1) >/dev/null; }
+PDF_PACKAGES := fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0
+pdf:
+	@fc-list 2>/dev/null | grep "Noto Sans CJK" >/dev/null && ldconfig -p | grep libpangoft2-1.0 >/dev/null || { \
+		echo "setup: installing Debian's $(PDF_PACKAGES) for the PDF case packs"; \
+		$(call apt_install,$(PDF_PACKAGES)); }
+
+browser: pdf
+	@command -v chromium >/dev/null || { \
+		echo "setup: installing Debian's chromium for the report's browser test"; \
+		$(call apt_install,chromium); }
 
 setup: $(STAMP) ## Create .venv and install the pinned dependencies (quick when done)
 
-demo: setup ## Run the main job end to end: simulate, validate, rules, profiles, train, score
+demo: setup pdf ## Run the main job end to end: simulate, validate, rules, profiles, train, score
 	$(FRAUDML) simulate out=outputs/demo/data
 	$(FRAUDML) validate data.path=outputs/demo/data out=outputs/demo/validate
 	$(FRAUDML) rules data.path=outputs/demo/data out=outputs/demo/rules
@@ -64,16 +79,16 @@ import: setup ## Turn a source extract into a dataset (SOURCE=medicare|national 
 	$(FRAUDML) import $(SOURCE) $(SRC) $(if $(OUT),$(OUT),data/generated/$(SOURCE)) $(ARGS)
 
 validate: setup ## Validate DATA, quarantine bad rows under OUT/quarantine, reconcile counts
-	$(FRAUDML) validate data.path=$(DATA) $(out_arg) $(ARGS)
+	$(FRAUDML) validate data.path=$(DATA) $(out_arg) $(engine_arg) $(ARGS)
 
 profiles: setup ## Build patient/provider/doctor profiles of DATA for FROM..UNTIL into OUT
-	$(FRAUDML) profiles data.path=$(DATA) $(out_arg) $(if $(FROM),period.start=$(FROM)) $(if $(UNTIL),period.end=$(UNTIL)) $(ARGS)
+	$(FRAUDML) profiles data.path=$(DATA) $(out_arg) $(period_args) $(engine_arg) $(ARGS)
 
 rules: setup ## Run the rule base (conf/rules/*.yaml) on DATA for FROM..UNTIL; hits into OUT
-	$(FRAUDML) rules data.path=$(DATA) $(out_arg) $(if $(FROM),period.start=$(FROM)) $(if $(UNTIL),period.end=$(UNTIL)) $(ARGS)
+	$(FRAUDML) rules data.path=$(DATA) $(out_arg) $(period_args) $(engine_arg) $(ARGS)
 
 train: setup ## Train, evaluate and register models on DATA up to UNTIL (MLflow; MLFLOW_TRACKING_URI honoured)
-	$(FRAUDML) train data.path=$(DATA) $(if $(FROM),period.start=$(FROM)) $(if $(UNTIL),period.end=$(UNTIL)) $(ARGS)
+	$(FRAUDML) train data.path=$(DATA) $(period_args) $(train_models_arg) $(engine_arg) $(ARGS)
 
 quality: setup ## Measure the models on the committed synthetic city; writes docs/quality.md
 	$(BIN)/python -m fraudml.evaluate.quality
@@ -84,13 +99,22 @@ real-data: setup ## Measure the toolkit on the Medicare files (SRC=dir); writes 
 mlflow-ui: setup ## Open the MLflow UI on the local tracking store (outputs/mlflow)
 	$(BIN)/mlflow ui --backend-store-uri $${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/outputs/mlflow/mlflow.db} --port 5000
 
-score: setup ## Score DATA for FROM..UNTIL into OUT (leads, scores, report)
-	$(FRAUDML) score data.path=$(DATA) $(out_arg) $(if $(FROM),period.start=$(FROM)) $(if $(UNTIL),period.end=$(UNTIL)) $(ARGS)
+score: setup pdf ## Score DATA for FROM..UNTIL into OUT (leads, scores, report)
+	$(FRAUDML) score data.path=$(DATA) $(out_arg) $(period_args) $(models_arg) $(engine_arg) $(ARGS)
 
 # serve: DATA only when given (make serve DATA=dir), not the committed city by default
 PORT ?= 8000
 serve: setup ## Serve the rule base over HTTP on 127.0.0.1:PORT (8000); DATA=dir: its claims as history
 	$(FRAUDML) serve $(if $(filter command line environment,$(origin DATA)),data.path=$(DATA)) port=$(PORT) $(ARGS)
+
+feedback: setup ## Turn auditors' verdicts (VERDICTS=file: CSV, XLSX or Parquet, a filled-in report.xlsx too) into labels of DATA
+	$(FRAUDML) feedback data.path=$(DATA) verdicts=$(VERDICTS) $(ARGS)
+
+ledger: setup ## Practitioners' points ledger (驾照式记分) and providers' credit rating from DATA's verdicts up to UNTIL, into OUT
+	$(FRAUDML) ledger data.path=$(DATA) $(if $(UNTIL),until=$(UNTIL)) $(out_arg) $(ARGS)
+
+monitor: setup ## The monitoring report (动态监测专报) of DATA for FROM..UNTIL into OUT (HTML and XLSX)
+	$(FRAUDML) monitor data.path=$(DATA) $(out_arg) $(period_args) $(engine_arg) $(ARGS)
 
 test: setup browser ## Run the test suite (installs Chromium for the report test when missing)
 	$(BIN)/python -m pytest -q $(ARGS)

@@ -93,4 +93,10 @@ def run_score(root: Path, store: Path, namespace: str, out: Path, scale: int = 1
         "seconds": time.perf_counter() - started,
         "leads": sum(manifest["rows"]["leads"].values()),
         "explain_s": manifest["seconds"]["explain"],
+        # what auditors receive: the report, the spreadsheet and the case packs
+        "report_s": sum(
+            manifest["seconds"].get(k, 0.0)
+            for k in ("report_inputs", "report_html", "report_xlsx", "case_packs")
+        ),
+        "packs": len(manifest.get("case_packs", [])),
     }

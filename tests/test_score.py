@@ -210,6 +210,15 @@ def test_score_command_writes_the_contract_outputs_atomically(city_root, tmp_pat
     deductions = sheets["deductions"]
     assert round(deductions.amount.sum(), 2) == manifest["deductions"]["amount"]
     assert "Deduction list" in html
+    # report v2: summary first, money at stake, distinct ranks, tiers from risk and money,
+    # the pseudonym note, and a PDF case pack per top provider lead
+    assert html.index('id="summary"') < html.index('class="lead"') and "pseudonyms" in html
+    assert {"money_at_stake", "model_amount", "rule_amount"} <= set(leads.columns)
+    assert all(g["rank"].is_unique for _, g in leads.groupby("entity_type"))
+    assert not ((leads.score < 0.2) & (leads.rule_amount < 1000) & (leads.tier != "C")).any()
+    packs = sorted(p.name for p in (out / "casepacks").glob("*.pdf"))
+    assert packs == sorted(manifest["case_packs"]) and len(packs) == min(10, per_type["provider"])
+    assert all((out / "casepacks" / p).read_bytes().startswith(b"%PDF") for p in packs)
 
 
 def test_report_opens_in_headless_chromium_without_console_errors(tmp_path):

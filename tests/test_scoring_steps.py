@@ -236,31 +236,35 @@ def test_lead_reasons_render_the_detectors_contributions_in_both_languages():
     assert list(made.table.columns) == REASON_COLUMNS and list(made.table.index) == ["a", "b"]
     # a: the amount (600) outweighs the claims (1); b: its amount contributes nothing
     assert list(made.table.reasons_zh) == [
-        "医疗总费用: 1,200 元；结算次数: 2 次，同类中位数 3 次",
-        "结算次数: 4 次，同类中位数 3 次",
+        "医疗总费用：1,200 元；结算次数：2 次，0.7× 同类中位数 3 次",
+        "结算次数：4 次，1.3× 同类中位数 3 次",
     ]
     assert list(made.table.reasons_en) == [
-        "total medical fees: 1,200 yuan; settlements: 2 times (peer median 3 times)",
-        "settlements: 4 times (peer median 3 times)",
+        "total medical fees: 1,200 yuan; settlements: 2 times, 0.7× peer median 3 times",
+        "settlements: 4 times, 1.3× peer median 3 times",
     ]
     records = json.loads(made.table.reasons_json["b"])
     assert records == {
         "zh": [
             {
                 "feature": "n_claims",
-                "text": "结算次数: 4 次，同类中位数 3 次",
+                "text": "结算次数：4 次，1.3× 同类中位数 3 次",
                 "value": 4.0,
                 "peer": 3.0,
                 "weight": 2.0,
+                "unit": "次",
+                "name": "结算次数",
             }
         ],
         "en": [
             {
                 "feature": "n_claims",
-                "text": "settlements: 4 times (peer median 3 times)",
+                "text": "settlements: 4 times, 1.3× peer median 3 times",
                 "value": 4.0,
                 "peer": 3.0,
                 "weight": 2.0,
+                "unit": "次",
+                "name": "settlements",
             }
         ],
     }

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
@@ -470,6 +471,50 @@ def test_suspension_off_by_default_and_on_past_its_threshold(start, client):
     assert [a["reason"] for a in record if a["claim"]["claim_id"] == "T-SUSP-CLEAN-1"] == [
         "suspended"
     ]
+
+
+def test_claims_of_a_suspended_or_terminated_practitioner_are_rejected(
+    start, city_root, tmp_path
+):
+    doctors = pd.read_parquet(city_root / "doctors.parquet")
+    # doctors of the visit's hospital and department, so that no other rule has a say
+    mine = doctors[
+        (doctors.provider_id == HOSPITAL)
+        & (doctors.role == "doctor")
+        & (doctors.department == "internal")
+    ]
+    suspended, ended, clean = mine.doctor_id.astype(str).tolist()[:3]
+    day = pd.Timestamp
+    status = pd.DataFrame(
+        {
+            "doctor_id": [suspended, ended, clean],
+            "status": ["suspended", "terminated", "watch"],
+            "suspended_from": [day("2025-06-01"), pd.NaT, pd.NaT],
+            "suspended_to": [day("2025-06-30"), pd.NaT, pd.NaT],
+            "terminated_at": [pd.NaT, day("2025-05-10"), pd.NaT],
+            "reregister_from": [pd.NaT, day("2026-05-10"), pd.NaT],
+        }
+    )
+    status.to_parquet(tmp_path / "status.parquet")
+    service = start(eligibility=tmp_path)
+
+    def answer(cid: str, doctor: str, admit: str) -> dict[str, Any]:
+        body = visit(cid, f"{cid}-P", admit=admit)
+        body["claim"]["doctor_id"] = doctor
+        return service.post("/v1/check", json=body).json()
+
+    got = answer("T-ELIG-1", suspended, "2025-06-30 16:00:00")  # the last day is included
+    assert (got["decision"], got["reason"]) == ("reject", "practitioner_suspended")
+    assert answer("T-ELIG-2", suspended, "2025-07-01 08:00:00")["decision"] == "pass"
+    got = answer("T-ELIG-3", ended, "2025-06-15 10:00:00")
+    assert (got["decision"], got["reason"]) == ("reject", "practitioner_terminated")
+    assert answer("T-ELIG-4", ended, "2025-05-09 10:00:00")["decision"] == "pass"
+    assert answer("T-ELIG-5", clean, "2025-06-15 10:00:00")["decision"] == "pass"  # watch
+
+
+def test_an_eligibility_folder_without_a_status_table_stops_at_start(start, tmp_path):
+    with pytest.raises(SettingError, match="no status.parquet there"):
+        start(eligibility=tmp_path)
 
 
 # ------------------------------------------------------------------ settings and start-up

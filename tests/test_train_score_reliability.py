@@ -268,7 +268,7 @@ def test_hostile_ids_are_inert_in_every_output_of_a_score(trained, tmp_path, mon
         cells = [c for row in csv.reader(fh) for c in row]
     assert "'" + HOSTILE in cells and BELL in cells
     assert not [c for c in cells if c.startswith(("=", "+", "@", "\t", "\r"))]
-    sheet = openpyxl.load_workbook(out / "report.xlsx")["leads"]
+    sheet = openpyxl.load_workbook(out / "report.xlsx")["线索"]
     ids = [c.value for c in sheet["B"]]
     assert "'" + HOSTILE in ids and "H\\x07X" in ids
 
@@ -606,8 +606,21 @@ def test_manifest_lists_the_models_used_what_was_not_scored_and_the_warnings(
     claims["doctor_id"] = pd.Series(pd.NA, index=claims.index, dtype="string")
     claims.to_parquet(data / "claims.parquet", index=False)
     out = tmp_path / "out"
-    assert main(_score_args(data, trained, out, *SCORE_PERIOD)) == 0
+    # the points ledger's status: every practitioner of the city under watch
+    ledger = tmp_path / "ledger"
+    ledger.mkdir()
+    doctor_ids = pd.read_parquet(trained["data"] / "doctors.parquet").doctor_id
+    pd.DataFrame({"doctor_id": doctor_ids, "status": "watch"}).to_parquet(
+        ledger / "status.parquet"
+    )
+    assert main(_score_args(data, trained, out, *SCORE_PERIOD, f"leads.ledger={ledger}")) == 0
+    leads = pd.read_parquet(out / "leads.parquet")
+    patients = leads[leads.entity_type == "patient"]
+    # no doctor ids in this copy's claims: no lead has a practitioner to mark
+    assert len(patients) and patients.practitioner_mark.isna().all()
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    # a copy of the data in another folder scores with its namespace's models
+    assert manifest["namespace"] == NS and manifest["in_sample"] is False
     assert set(manifest["models"]) == {"patient", "stay", "visit", "provider"}
     assert manifest["not_scored"] == {"doctor": "no doctor profiles: no doctor ids in claims"}
     with load_dataset(data) as ds:
@@ -618,6 +631,19 @@ def test_manifest_lists_the_models_used_what_was_not_scored_and_the_warnings(
         assert train_json["warnings"] == ds.warnings
     absent = f"{trained['data'] / 'providers.parquet'}: column 'name' is absent: read as empty"
     assert ds.warnings == [absent]
+
+
+def test_an_unknown_namespace_lists_the_namespaces_and_champions_that_exist(
+    trained, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    args = _score_args(trained["data"], trained, tmp_path / "s", *SCORE_PERIOD)
+    args[args.index(f"models.namespace={NS}")] = "models.namespace=elsewhere"
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "no champion models under the namespace 'elsewhere'" in err
+    assert f"  {NS}: doctor@1, patient@1, provider@1, stay@1, visit@1" in err
+    assert not (tmp_path / "s").exists()
 
 
 # ------------------------------------------------------------ 8: the same run, the same leads
@@ -672,11 +698,21 @@ def test_two_identical_scores_give_identical_leads_and_evidence(trained, tmp_pat
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     period = ["period.start=2024-07-01", "period.end=2025-01-01"]
     outs = [tmp_path / "one", tmp_path / "two"]
+    # the points ledger: one practitioner suspended, every other under watch
+    doctor_ids = pd.read_parquet(trained["data"] / "doctors.parquet").doctor_id.astype(str)
+    status = pd.DataFrame({"doctor_id": doctor_ids, "status": "watch"})
+    status.loc[0, "status"] = "suspended"
+    status.to_parquet(tmp_path / "status.parquet")
     for out in outs:
-        assert main(_score_args(trained["data"], trained, out, *period)) == 0
+        args = _score_args(trained["data"], trained, out, *period)
+        assert main([*args, f"leads.ledger={tmp_path / 'status.parquet'}"]) == 0
     for name in ("leads.parquet", "evidence.parquet"):
         one, two = (pd.read_parquet(out / name) for out in outs)
         pd.testing.assert_frame_equal(one, two)
+    leads = pd.read_parquet(outs[0] / "leads.parquet").set_index(["entity_type", "entity_id"])
+    doctors = leads.loc["doctor"]
+    expected = doctors.index.map(lambda d: "suspended" if d == doctor_ids[0] else "watch")
+    assert doctors.practitioner_mark.tolist() == list(expected)
     evidence = pd.read_parquet(outs[0] / "evidence.parquet")
     assert len(evidence) > 20
     for _, lead in evidence.groupby(["lead_type", "lead_id"], sort=False):

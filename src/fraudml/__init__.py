@@ -22,6 +22,7 @@ from fraudml.errors import (
     TrainingError,
 )
 from fraudml.io import Dataset, load_dataset
+from fraudml.report.settings import ReportSettings
 from fraudml.settings import EngineSettings, ScoreSettings, TrainSettings
 from fraudml.window import Window
 
@@ -29,10 +30,16 @@ from fraudml.window import Window
 #: for a command that only validates (training and scoring pull in MLflow and LightGBM).
 _WORKFLOWS = frozenset(
     {
+        "FeedbackResult",
+        "LedgerRun",
+        "MonitorResult",
+        "monitor",
         "ProfilesResult",
         "RulesResult",
         "ScoreRun",
         "TrainRun",
+        "feedback",
+        "ledger",
         "load_rule_base",
         "profiles",
         "rules",
@@ -59,11 +66,15 @@ __all__ = [
     "Dataset",
     "EngineSettings",
     "EntitySpec",
+    "FeedbackResult",
     "FraudmlError",
+    "LedgerRun",
     "ModelError",
+    "MonitorResult",
     "NothingToScoreError",
     "OutputError",
     "ProfilesResult",
+    "ReportSettings",
     "RuleBaseError",
     "RulesResult",
     "ScoreRun",
@@ -74,8 +85,11 @@ __all__ = [
     "TrainingError",
     "Window",
     "__version__",
+    "feedback",
+    "ledger",
     "load_dataset",
     "load_rule_base",
+    "monitor",
     "profiles",
     "rules",
     "score",

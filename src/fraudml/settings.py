@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 from fraudml.entities import default_capacity
 from fraudml.errors import SettingError
@@ -47,11 +48,26 @@ def max_threads() -> int:
 
 @dataclass(frozen=True)
 class EngineSettings:
-    """The embedded engine: DuckDB's memory limit (``None``: DuckDB's default) and
-    threads (``None``: every core)."""
+    """The engine: DuckDB's memory limit (``None``: DuckDB's default) and threads
+    (``None``: every core); with ``name="spark"`` the pipelines run on Spark.
+
+    Validation always runs on DuckDB (with these memory and thread settings); on Spark
+    the accepted tables are handed over as Parquet in ``staging`` (``None``: a temporary
+    folder, which only a local master can read) and every later step runs on the Spark
+    session of ``master`` (``local[2]`` by default, a cluster's URL, or ``None`` for the
+    session spark-submit or the platform provides) with the Spark properties in ``spark``
+    (``conf/engine/spark.yaml``).
+    """
+
+    #: the engines a pipeline runs on: the embedded DuckDB, or Spark through Ibis's PySpark
+    ENGINES: ClassVar[tuple[str, ...]] = ("duckdb", "spark")
 
     memory_limit: str | None = "3GB"
     threads: int | None = None
+    name: str = "duckdb"
+    master: str | None = "local[2]"
+    spark: Mapping[str, str] = field(default_factory=dict)
+    staging: str | None = None
 
     def __post_init__(self) -> None:
         limit = self.memory_limit
@@ -78,6 +94,38 @@ class EngineSettings:
                 f"engine.threads={threads!r} is not a thread count (expected a whole number "
                 f"from 1 to {max_threads()}, or null for every core)"
             )
+        if self.name not in self.ENGINES:
+            raise SettingError(f"engine={self.name!r} is not an engine (expected duckdb or spark)")
+        if self.master is not None and (
+            not isinstance(self.master, str) or not self.master.strip()
+        ):
+            raise SettingError(
+                f"engine.master={self.master!r} is not a Spark master (expected local[2], "
+                "local[*], spark://host:7077, yarn, k8s://…, or null for the one spark-submit "
+                "or the platform gives)"
+            )
+        if not isinstance(self.spark, Mapping) or not all(
+            isinstance(k, str) and k.startswith("spark.") for k in self.spark
+        ):
+            raise SettingError(
+                f"engine.spark={self.spark!r} is not a set of Spark properties (expected "
+                "keys such as spark.executor.memory)"
+            )
+        # Spark takes text: true, not Python's True
+        spark = {
+            k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in self.spark.items()
+        }
+        object.__setattr__(self, "spark", spark)
+        if self.staging is not None and (not isinstance(self.staging, str) or not self.staging):
+            raise SettingError(
+                f"engine.staging={self.staging!r} is not a folder (expected a path every "
+                "Spark executor can read, or null for a temporary one)"
+            )
+
+    @property
+    def spark_engine(self) -> bool:
+        """Whether the pipelines after validation run on Spark."""
+        return self.name == "spark"
 
 
 def capacities(capacity: Mapping[str, object], key: str = "evaluate.capacity") -> dict[str, int]:
@@ -163,13 +211,16 @@ class TrainSettings:
 class ScoreSettings:
     """How :func:`fraudml.score` scores a period and writes its report.
 
-    ``namespace`` is the registry namespace of the models (``None``: the one training
-    used for the dataset's folder); ``store`` the local tracking store when
+    ``namespace`` is the registry namespace of the models (``MODELS=``; ``None``: the
+    default one), whatever folder the data is in; ``store`` the local tracking store when
     ``MLFLOW_TRACKING_URI`` is unset; ``definite_leads`` makes every entity with a
     definite rule violation a lead beyond the capacity (off: definite violations go to
     the deduction list, ``violations.parquet``, and only raise their entities' rank);
     ``salt`` (with ``pseudonymise``) keys the salted hash that replaces patient ids, and
-    is never written.
+    is never written; ``history`` is the folder of earlier scoring outputs whose leads
+    mark this month's repeats (``None``: the folder that holds ``out``); ``ledger`` the
+    folder ``make ledger`` wrote, whose status marks the leads' suspended, terminated or
+    watched practitioners (``None``: no marks).
     """
 
     capacity: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_CAPACITY))
@@ -180,6 +231,8 @@ class ScoreSettings:
     namespace: str | None = None
     store: str | Path = "outputs/mlflow"
     params: Mapping[str, object] = field(default_factory=dict)
+    history: Path | None = None
+    ledger: Path | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "capacity", capacities(self.capacity))

@@ -41,6 +41,15 @@ COMMANDS: dict[str, Command] = {
     "serve": Command(
         "serve the rule base over HTTP for checks before settlement", "fraudml.cli.serve:run"
     ),
+    "feedback": Command(
+        "turn auditors' verdicts into labels (the closed loop)", "fraudml.cli.feedback:run"
+    ),
+    "ledger": Command(
+        "practitioners' points ledger and providers' credit rating", "fraudml.cli.ledger:run"
+    ),
+    "monitor": Command(
+        "the monitoring report (动态监测专报) of a period", "fraudml.cli.monitor:run"
+    ),
     "import": Command(
         "turn a source extract into a dataset: fraudml import medicare|national SRC OUT",
         "fraudml.cli.importer:run",

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
 from fraudml.cli.common import engine_settings, window_of
+from fraudml.errors import SettingError
+from fraudml.report.settings import ReportSettings
+from fraudml.scoring.rank import TierRule
 from fraudml.settings import ScoreSettings
 from fraudml.workflows import load_rule_base, score
 
@@ -23,7 +27,21 @@ def settings_of(cfg: DictConfig) -> ScoreSettings:
         namespace=cfg.models.namespace,
         store=str(cfg.models.store),
         params=OmegaConf.to_container(cfg, resolve=True),
+        history=Path(cfg.leads.history) if cfg.leads.history else None,
+        ledger=Path(cfg.leads.ledger) if cfg.leads.ledger else None,
     )
+
+
+def report_of(cfg: DictConfig) -> ReportSettings:
+    """Case packs and tiers (``report.case_packs``, ``report.tiers.*``), checked."""
+    tiers = cfg.report.tiers
+    values = {}
+    for key in ("high", "medium", "money"):
+        try:
+            values[key] = float(tiers[key])
+        except (TypeError, ValueError):
+            raise SettingError(f"report.tiers.{key}={tiers[key]!r}: expected a number") from None
+    return ReportSettings(case_packs=cfg.report.case_packs, tiers=TierRule(**values))
 
 
 def run(cfg: DictConfig) -> int:
@@ -33,6 +51,7 @@ def run(cfg: DictConfig) -> int:
         cfg.data.path,
         window,
         settings=settings,
+        report=report_of(cfg),
         rules=load_rule_base(cfg.rules.files),
         out=cfg.out,
         encoding=cfg.data.encoding,

@@ -1,10 +1,19 @@
-"""Choose the leads of one entity type and lay out their rows of the leads sheet."""
+"""Choose the leads of one entity type, lay out their rows of the leads sheet, and put the
+leads in the order auditors work them, with money at stake and tiers."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pandas as pd
 
-from fraudml.scoring.rank import per_row
+from fraudml.scoring.rank import (
+    TierRule,
+    distinct_ranks,
+    money_at_stake,
+    per_row,
+    priority_tiers,
+)
 
 #: the leads sheet: the lead's score, then why (reasons), then its rule evidence
 LEAD_COLUMNS = [
@@ -120,3 +129,84 @@ def lead_table(
         },
         columns=LEAD_COLUMNS,
     )
+
+
+#: money columns :func:`prioritise` adds to the scores and leads sheets
+MONEY_COLUMNS = ["money_at_stake", "rule_amount", "model_amount"]
+#: the order an audit team works the lead types in
+WORK_ORDER = ("provider", "group", "doctor", "patient", "claim")
+
+
+def prioritise(
+    scores: pd.DataFrame,
+    leads: pd.DataFrame,
+    fund_paid: Mapping[str, pd.Series],
+    rule: TierRule | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The scores and leads sheets with money at stake, distinct ranks and tiers from
+    calibrated risk and money at stake.
+
+    Parameters
+    ----------
+    scores : DataFrame
+        The scores sheet (:data:`fraudml.scoring.rank.SCORE_COLUMNS`).
+    leads : DataFrame
+        The leads sheet (:data:`LEAD_COLUMNS`), with ``rule_amount``.
+    fund_paid : mapping of str to Series
+        Fund paid in the period per lead type, indexed by entity id as text.
+    rule : TierRule, optional
+        Tier thresholds.
+
+    Returns
+    -------
+    scores, leads : DataFrame
+        Copies with ``rank`` re-set by :func:`fraudml.scoring.rank.distinct_ranks` (score,
+        then money at stake, then id), ``tier`` by
+        :func:`fraudml.scoring.rank.priority_tiers`, and :data:`MONEY_COLUMNS` (the scores
+        sheet's rule amount is the lead's, 0 for the others); rows in their order.
+    """
+    if scores.empty:
+        return scores.copy(), leads.copy()
+    rule = rule or TierRule()
+    ruled = (
+        leads.set_index(["entity_type", "entity_id"])["rule_amount"]
+        if len(leads) and "rule_amount" in leads
+        else pd.Series(dtype=float)
+    )
+    parts = []
+    for entity, g in scores.groupby("entity_type", sort=False):
+        ids = g.entity_id.astype(str)
+        paid = fund_paid.get(str(entity), pd.Series(dtype=float))
+        paid = pd.Series(paid.reindex(ids.to_numpy()).to_numpy(dtype=float), index=g.index)
+        amounts = pd.Series(
+            ruled.reindex(pd.MultiIndex.from_arrays([g.entity_type, ids])).to_numpy(dtype=float)
+            if len(ruled)
+            else 0.0,
+            index=g.index,
+        )
+        money = money_at_stake(g.score, paid, amounts)
+        ranks = distinct_ranks(g.score, money.money_at_stake, ids)
+        tiers_ = priority_tiers(g.score, money.money_at_stake, money.rule_amount, rule)
+        parts.append(money.assign(rank=ranks, tier=tiers_))
+    extra = pd.concat(parts).reindex(scores.index)
+    new_scores = scores.assign(rank=extra["rank"].astype("int64"), tier=extra["tier"])
+    new_scores = new_scores.assign(**{c: extra[c] for c in MONEY_COLUMNS if c != "rule_amount"})
+    new_scores["rule_amount"] = extra["rule_amount"]
+    if leads.empty:
+        return new_scores, leads.copy()
+    key = new_scores.set_index(["entity_type", "entity_id"])
+    at = pd.MultiIndex.from_arrays([leads.entity_type, leads.entity_id.astype(str)])
+    new_leads = leads.copy()
+    for c in ("rank", "tier", "money_at_stake", "model_amount"):
+        new_leads[c] = key[c].reindex(at).to_numpy()
+    return new_scores, new_leads
+
+
+def work_order(leads: pd.DataFrame) -> pd.DataFrame:
+    """The leads in the order an audit team works them (:data:`WORK_ORDER`, other types
+    after), each type by rank; the index kept."""
+    if leads.empty:
+        return leads
+    pos = {t: i for i, t in enumerate(WORK_ORDER)}
+    order = leads.entity_type.map(lambda t: pos.get(t, len(pos)))
+    return leads.assign(_o=order).sort_values(["_o", "rank"], kind="stable").drop(columns="_o")

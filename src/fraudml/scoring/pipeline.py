@@ -291,6 +291,7 @@ def score_period(
                 kind,
                 rule_features(run.rules, kind),
                 ds.currency,
+                peers=frames[kind],
             )
             reason_tables.append(why.table)
             whats[kind] = why.what

@@ -1,8 +1,14 @@
-"""Rank the scored entities of one type and put them in tiers of the auditors' capacity."""
+"""Rank the scored entities of one type and put them in tiers: by the auditors' capacity
+(the pipeline's first cut) and, for the report, by calibrated risk and money at stake."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import numpy as np
 import pandas as pd
+
+from fraudml.errors import SettingError
 
 #: the scores sheet: one row per scored entity, in the order the entities were scored
 SCORE_COLUMNS = [
@@ -138,3 +144,118 @@ def per_row(value: object, index: pd.Index) -> object:
     if isinstance(value, pd.Series):
         return value.reindex(index).to_numpy(dtype=object)
     return value
+
+
+@dataclass(frozen=True)
+class TierRule:
+    """How tiers are set from calibrated risk and money at stake (documented in the report).
+
+    A: risk ≥ ``high`` and money at stake ≥ ``money``; B: risk ≥ ``medium``, or an amount
+    found by rules ≥ ``money``; C: the rest. ``money`` is in the dataset's currency.
+    """
+
+    high: float = 0.5
+    medium: float = 0.2
+    money: float = 1000.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.medium <= self.high <= 1.0:
+            raise SettingError(
+                f"report.tiers: expected 0 ≤ medium ≤ high ≤ 1, got medium={self.medium}, "
+                f"high={self.high}"
+            )
+        if self.money < 0:
+            raise SettingError(f"report.tiers.money={self.money}: expected 0 or more")
+
+
+def money_at_stake(
+    score: pd.Series, fund_paid: pd.Series, rule_amount: pd.Series | None = None
+) -> pd.DataFrame:
+    """What each entity puts at stake: the rules' amount, the model's estimate (risk ×
+    fund paid in the period) and their sum.
+
+    Parameters
+    ----------
+    score : Series
+        Calibrated risk per entity.
+    fund_paid : Series
+        Fund paid in the period per entity (missing: 0), indexed like ``score``.
+    rule_amount : Series, optional
+        Amount the rules found per entity (missing or ``None``: 0).
+
+    Returns
+    -------
+    DataFrame
+        Indexed like ``score``: ``rule_amount``, ``model_amount`` and ``money_at_stake``,
+        rounded to cents.
+    """
+    paid = fund_paid.reindex(score.index).fillna(0.0).astype(float)
+    rules = (
+        pd.Series(0.0, index=score.index)
+        if rule_amount is None
+        else rule_amount.reindex(score.index).fillna(0.0).astype(float)
+    )
+    model = (score.astype(float).fillna(0.0) * paid).round(2)
+    return pd.DataFrame(
+        {
+            "rule_amount": rules.round(2),
+            "model_amount": model,
+            "money_at_stake": (rules + model).round(2),
+        },
+        index=score.index,
+    )
+
+
+def priority_tiers(
+    score: pd.Series, money: pd.Series, rule_amount: pd.Series, rule: TierRule | None = None
+) -> pd.Series:
+    """The tier of each entity from its calibrated risk and money at stake (:class:`TierRule`).
+
+    Parameters
+    ----------
+    score : Series
+        Calibrated risk per entity.
+    money : Series
+        Money at stake per entity (:func:`money_at_stake`), indexed like ``score``.
+    rule_amount : Series
+        The rules' amount per entity, indexed like ``score``.
+    rule : TierRule, optional
+        The thresholds (the defaults when ``None``).
+
+    Returns
+    -------
+    Series
+        ``"A"``, ``"B"`` or ``"C"`` per entity, indexed like ``score``.
+    """
+    rule = rule or TierRule()
+    risk = score.astype(float).fillna(0.0)
+    money = money.reindex(score.index).fillna(0.0)
+    rules = rule_amount.reindex(score.index).fillna(0.0)
+    a = (risk >= rule.high) & (money >= rule.money)
+    b = (risk >= rule.medium) | (rules >= rule.money)
+    out = np.where(a, "A", np.where(b, "B", "C"))
+    return pd.Series(out, index=score.index, dtype="str")
+
+
+def distinct_ranks(score: pd.Series, money: pd.Series, ids: pd.Series) -> pd.Series:
+    """Ranks 1… by descending score, equal scores by descending money at stake, then by
+    id: no two entities share a rank, and identical runs rank alike whatever the input
+    order.
+
+    >>> s = pd.Series([0.9, 0.9, 0.5]); m = pd.Series([10.0, 20.0, 0.0])
+    >>> list(distinct_ranks(s, m, pd.Series(["b", "a", "c"])))
+    [2, 1, 3]
+    """
+    order = pd.DataFrame(
+        {
+            "score": score.astype(float).fillna(-1.0).to_numpy(),
+            "money": money.astype(float).fillna(0.0).to_numpy(),
+            "id": ids.astype(str).to_numpy(),
+        }
+    )
+    ordered = order.sort_values(
+        ["score", "money", "id"], ascending=[False, False, True], kind="stable"
+    ).index
+    ranks = np.empty(len(order), dtype="int64")
+    ranks[ordered.to_numpy()] = np.arange(1, len(order) + 1)
+    return pd.Series(ranks, index=score.index)

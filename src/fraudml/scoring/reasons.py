@@ -1,19 +1,36 @@
-"""Why each lead was chosen: the model's contributions rendered as reasons, in Chinese
-and English."""
+"""Why each lead was chosen: the model's contributions rendered as reasons an auditor can
+check, in Chinese and English.
+
+A reason gives the lead's value, its peers' median and the contrast between them
+("7.3× 同类中位数"); a reason whose value equals the peer median explains nothing and is
+left out. The isolation forest's share is said through what is unusual: the lead's
+measures furthest from its peers. Ratios read as percentages, yes/no values as 是/否,
+counts in the right number (:func:`fraudml.i18n.quantity`).
+"""
 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
-from fraudml.explain.contributions import explain, reasons
+from fraudml.entities import ENTITIES
+from fraudml.explain.contributions import explain, reasons, registry_entry
 from fraudml.features.registry import Feature
-from fraudml.models.risk import EntityModel
+from fraudml.i18n import LANGS, RATIO, YES_NO, quantity, text
+from fraudml.models.risk import ANOMALY, EntityModel
 
 #: per lead: the reasons as text in each language and as records (for the report)
 REASON_COLUMNS = ["reasons_zh", "reasons_en", "reasons_json"]
+#: measures named when the isolation forest's share is a reason
+ANOMALY_NAMED = 2
+#: a value within this relative distance of the peer median is the peer median
+SAME = 1e-9
+#: peer distribution kept per reason for the report's chart
+QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
 
 
 @dataclass(frozen=True)
@@ -26,12 +43,180 @@ class LeadReasons:
     table: pd.DataFrame
 
 
+def same_as_peer(value: float | None, peer: float | None) -> bool:
+    """Whether ``value`` equals the peer median (a reason with no contrast)."""
+    if value is None or peer is None:
+        return False
+    return math.isclose(value, peer, rel_tol=SAME, abs_tol=SAME)
+
+
+def contrast(value: float, peer: float, lang: str) -> str:
+    """``7.3× 同类中位数`` / ``7.3× peer median``; ``同类中位数为 0`` when the peers' is 0."""
+    if peer == 0:
+        return text("peer_zero", lang)
+    x = value / peer
+    shown = f"{x:,.0f}" if abs(x) >= 10 else f"{x:.1f}"
+    if shown in ("1.0", "-1.0"):  # not equal (same_as_peer), but close: say by how much
+        shown = f"{x:.2f}"
+    return text("contrast", lang, x=shown)
+
+
+def reason_text(name: str, unit: str, value, peer, lang: str, currency: str) -> str:
+    """One reason: the measure, its value, and against the peers (when known)."""
+    sep = "：" if lang == "zh" else ": "
+    out = f"{name}{sep}{quantity(value, unit, lang, currency)}"
+    if peer is None:
+        return out
+    shown = quantity(peer, unit, lang, currency)
+    if unit == YES_NO or value is None:
+        tail = f"{text('peer_median', lang)} {shown}"
+    elif unit == RATIO:
+        tail = _ratio_tail(value, peer, lang)
+    elif peer == 0:
+        tail = contrast(value, peer, lang)
+    else:  # 7.3× 同类中位数 10 次
+        tail = f"{contrast(value, peer, lang)} {shown}"
+    return f"{out}{'，' if lang == 'zh' else ', '}{tail}"
+
+
+def _ratio_tail(value: float, peer: float, lang: str) -> str:
+    """A share against the peers' share, in percentage points."""
+    median = quantity(peer, RATIO, lang)
+    points = 100 * (value - peer)
+    sign = "+" if points > 0 else "−"
+    pts = f"{abs(points):,.1f}".removesuffix(".0")
+    if lang == "zh":
+        return f"同类中位数 {median}（{sign}{pts} 个百分点）"
+    return f"peer median {median} ({sign}{pts} percentage points)"
+
+
+def _feature_name(f: Feature | None, base: str, lang: str) -> str:
+    return (f.zh if lang == "zh" else f.en) if f else base
+
+
+def _unusual(
+    row: pd.Series,
+    entity: str,
+    model: EntityModel,
+    rule_features: list[Feature],
+    skip: set[str],
+) -> list[tuple[Feature, float, float, float]]:
+    """The lead's measures furthest from its peers (by robust peer z-score in the
+    suspicious direction) among the isolation forest's inputs: feature, value, peer
+    median, z."""
+    found = []
+    for column in dict.fromkeys(c.split("__", 1)[0] for c in model.anomaly_features):
+        if column in skip or f"{column}__peer_z" not in row.index:
+            continue
+        f = registry_entry(entity, column, rule_features)
+        z = row.get(f"{column}__peer_z")
+        if f is None or z is None or pd.isna(z):
+            continue
+        toward = {"high": z, "low": -z}.get(f.direction, abs(z))
+        value, peer = row.get(column), row.get(f"{column}__peer_median")
+        if toward > 0 and not pd.isna(value) and not pd.isna(peer):
+            found.append((f, float(value), float(peer), float(toward)))
+    found.sort(key=lambda x: -x[3])
+    return [x for x in found if not same_as_peer(x[1], x[2])][:ANOMALY_NAMED]
+
+
+def refine(
+    records: list[dict],
+    row: pd.Series,
+    entity: str,
+    model: EntityModel,
+    rule_features: list[Feature],
+    lang: str,
+    currency: str,
+    peers: dict[str, tuple[float, ...]] | None = None,
+) -> list[dict]:
+    """The contributions' reason records rewritten for auditors.
+
+    Each keeps ``feature``, ``value``, ``peer`` and ``weight`` and gains ``unit`` and a
+    ``text`` with the contrast; records whose value equals the peer median are left out;
+    the isolation forest's record names the measures furthest from the peers; ``dist``
+    holds the peer quantiles (:data:`QUANTILES`) when ``peers`` gives them.
+    """
+    out = []
+    named = {r["feature"] for r in records}
+    for r in records:
+        if r["feature"] == ANOMALY:
+            unusual = _unusual(row, entity, model, rule_features, named)
+            what = ("、" if lang == "zh" else "; ").join(
+                reason_text(_feature_name(f, f.name, lang), f.unit, v, p, lang, currency)
+                for f, v, p, _ in unusual
+            )
+            words = text("anomaly_reason", lang, what=what) if what else text("anomaly_plain", lang)
+            out.append(dict(r, text=words, unit="", shows=[f.name for f, *_ in unusual]))
+            continue
+        f = registry_entry(entity, r["feature"], rule_features)
+        unit = f.unit if f else ""
+        value, peer = r.get("value"), r.get("peer")
+        if same_as_peer(value, peer):
+            continue
+        name = _feature_name(f, r["feature"], lang)
+        rec = dict(r, text=reason_text(name, unit, value, peer, lang, currency), unit=unit)
+        rec["name"] = name
+        if peers and r["feature"] in peers:
+            rec["dist"] = list(peers[r["feature"]])
+        out.append(rec)
+    return out
+
+
+class PeerGroups:
+    """The profiles of one entity type split once by peer group, for the quantiles of
+    the leads' reasons (:func:`peer_quantiles`)."""
+
+    def __init__(self, peers: pd.DataFrame, entity: str) -> None:
+        spec = ENTITIES.get(entity)
+        self.columns = [c for c in (spec.peer_groups if spec else ()) if c in peers.columns]
+        self.peers = peers
+        self.rows = (
+            peers.groupby(self.columns, dropna=False, sort=False).indices if self.columns else {}
+        )
+
+    def of(self, row: pd.Series) -> pd.DataFrame:
+        """The peers of the profile ``row`` (all profiles when the type has no groups)."""
+        if not self.columns:
+            return self.peers
+        key = tuple(row.get(c) for c in self.columns)
+        key = key[0] if len(key) == 1 else key
+        at = self.rows.get(key)
+        if at is None:  # a missing group value: groupby keys hold NaN, which never equals
+            at = next((v for k, v in self.rows.items() if _same_key(k, key)), [])
+        return self.peers.iloc[at]
+
+
+def _same_key(a: object, b: object) -> bool:
+    xs = a if isinstance(a, tuple) else (a,)
+    ys = b if isinstance(b, tuple) else (b,)
+    return all((pd.isna(x) and pd.isna(y)) or x == y for x, y in zip(xs, ys, strict=True))
+
+
+def peer_quantiles(
+    groups: PeerGroups | None, row: pd.Series, features: list[str]
+) -> dict[str, tuple[float, ...]]:
+    """The :data:`QUANTILES` of ``features`` among the peer group of the profile ``row``
+    (empty without ``groups``)."""
+    if groups is None:
+        return {}
+    mine = groups.of(row)
+    out = {}
+    for feat in features:
+        if feat in mine.columns:
+            values = pd.to_numeric(mine[feat], errors="coerce").dropna().to_numpy(float)
+            if len(values):
+                out[feat] = tuple(float(q) for q in np.quantile(values, QUANTILES))
+    return out
+
+
 def lead_reasons(
     model: EntityModel,
     leads: pd.DataFrame,
     entity: str,
     rule_features: list[Feature],
     currency: str,
+    peers: pd.DataFrame | None = None,
 ) -> LeadReasons:
     """Explain the leads with the model that ranked them and render their reasons.
 
@@ -47,6 +232,9 @@ def lead_reasons(
         Registry entries of the rule aggregates (:func:`fraudml.rulebase.rule_features`).
     currency : str
         ISO 4217 code money reads in (the dataset's).
+    peers : DataFrame, optional
+        Every profile of the entity type in the period: each reason then carries its peer
+        group's quantiles (``dist``) for the report's chart.
 
     Returns
     -------
@@ -56,16 +244,25 @@ def lead_reasons(
         reason records, the Chinese text unescaped).
     """
     why = explain(model, leads)
-    zh = reasons(why, leads, entity, rule_features, "zh", currency=currency)
-    en = reasons(why, leads, entity, rule_features, "en", currency=currency)
+    raw = {
+        lang: reasons(why, leads, entity, rule_features, lang, currency=currency) for lang in LANGS
+    }
     keys = [str(lead) for lead in leads.index]
+    rows = dict(zip(keys, (leads.loc[k] for k in leads.index), strict=True))
+    groups = PeerGroups(peers, entity) if peers is not None and len(peers) else None
+    made: dict[str, dict[str, list[dict]]] = {}
+    for k in keys:
+        feats = [r["feature"] for r in raw["en"][k] if r["feature"] != ANOMALY]
+        dist = peer_quantiles(groups, rows[k], feats)
+        made[k] = {
+            lang: refine(raw[lang][k], rows[k], entity, model, rule_features, lang, currency, dist)
+            for lang in LANGS
+        }
     table = pd.DataFrame(
         {
-            "reasons_zh": ["；".join(r["text"] for r in zh[k]) for k in keys],
-            "reasons_en": ["; ".join(r["text"] for r in en[k]) for k in keys],
-            "reasons_json": [
-                json.dumps({"zh": zh[k], "en": en[k]}, ensure_ascii=False) for k in keys
-            ],
+            "reasons_zh": ["；".join(r["text"] for r in made[k]["zh"]) for k in keys],
+            "reasons_en": ["; ".join(r["text"] for r in made[k]["en"]) for k in keys],
+            "reasons_json": [json.dumps(made[k], ensure_ascii=False) for k in keys],
         },
         index=leads.index,
         columns=REASON_COLUMNS,

@@ -160,7 +160,8 @@ class Hit(BaseModel):
 class CheckResult(BaseModel):
     claim_id: str
     decision: Decision
-    #: why the decision is not its hits' alone: ``suspended`` (熔断) or null
+    #: why the decision is not its hits' alone: ``suspended`` (熔断), ``practitioner_suspended``
+    #: or ``practitioner_terminated`` (the points ledger), or null
     reason: str | None = None
     stage: Stage
     hits: list[Hit]

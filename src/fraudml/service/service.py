@@ -22,6 +22,7 @@ import fraudml
 from fraudml.errors import RuleBaseError
 from fraudml.features.registry import unit_text
 from fraudml.io.load import Dataset
+from fraudml.loop.marks import EligibilityGuard, read_status
 from fraudml.rulebase import Rule, RuleSpecError, parse_family
 from fraudml.rulebase.engine import fingerprint
 from fraudml.service.audit import AuditLog
@@ -91,6 +92,12 @@ class Service:
         self.unlisted = unlisted
         self.audit = audit
         self.suspension = Suspension(settings.suspension)
+        # the points ledger's suspensions and terminations (暂停/终止医保支付资格)
+        self.eligibility = (
+            EligibilityGuard.from_status(read_status(settings.eligibility))
+            if settings.eligibility is not None
+            else EligibilityGuard()
+        )
         self.rule_base = fingerprint(self.base)
         self._order = {r.id: i for i, r in enumerate([*rules.rules, *self._unlisted()])}
         self._lock = threading.Lock()
@@ -318,6 +325,9 @@ class Service:
             decision, reason = decide(mine, stage, self.settings.decision), None
             if self.suspension.suspended(c.provider_id, c.admit_time, c.claim_id):
                 decision, reason = "reject", SUSPENDED
+            refusal = self.eligibility.check(getattr(c, "doctor_id", None), c.admit_time)
+            if refusal is not None:
+                decision, reason = "reject", f"practitioner_{refusal.status}"
             if counted and any(h["result"] == "definite" for h in mine):
                 self.suspension.note(c.provider_id, c.claim_id, c.admit_time)
             answers[i] = {

@@ -133,6 +133,9 @@ class ServiceSettings:
     unlisted: Mapping[str, Any] = field(default_factory=lambda: dict(DEFAULT_UNLISTED))
     #: uvicorn's access log
     access_log: bool = True
+    #: the folder ``make ledger`` wrote (or its status.parquet): claims billed by a
+    #: practitioner suspended or terminated at the claim's time are refused
+    eligibility: Path | None = None
 
     @classmethod
     def from_mapping(cls, cfg: Mapping[str, Any]) -> ServiceSettings:
@@ -198,6 +201,7 @@ class ServiceSettings:
             record_rejected=rejected,
             unlisted=dict(cfg.get("unlisted") or DEFAULT_UNLISTED),
             access_log=bool(access_log),
+            eligibility=Path(cfg["eligibility"]) if cfg.get("eligibility") else None,
         )
 
 

@@ -16,7 +16,6 @@ never keeps champions of two trainings.
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import logging
 import os
@@ -255,14 +254,44 @@ def experiment(name: str, artifact_dir: Path | None) -> str:
     return mlflow.create_experiment(name, artifact_location=location)
 
 
-def namespace(dataset_path: str | Path, given: str | None = None) -> str:
-    """A registry namespace for a dataset: its folder name and a hash of its location,
-    so that models of different datasets never share a champion."""
-    if given:
-        return re.sub(r"[^A-Za-z0-9_-]+", "-", given)
-    path = Path(dataset_path).resolve()
-    digest = hashlib.sha1(str(path).encode()).hexdigest()[:6]
-    return f"{re.sub(r'[^A-Za-z0-9_-]+', '-', path.name)}-{digest}"
+#: The namespace training registers into and scoring reads when the operator names none.
+DEFAULT_NAMESPACE = "default"
+
+
+def namespace(given: str | None = None) -> str:
+    """The registry namespace the operator names (``MODELS=``, ``models.namespace``).
+
+    A namespace is one line of champion models: next month's extract in a new folder,
+    or a CSV copy of the same data, scores with the models its namespace holds. The
+    dataset's path plays no part. Characters outside ``[A-Za-z0-9_-]`` become ``-``.
+    """
+    text = re.sub(r"[^A-Za-z0-9_-]+", "-", str(given or DEFAULT_NAMESPACE)).strip("-")
+    return text or DEFAULT_NAMESPACE
+
+
+def namespaces() -> dict[str, dict[str, str | None]]:
+    """Every namespace of the registry: entity type → its champion's version (``None``:
+    registered, but no champion), for the message that says what exists."""
+    found: dict[str, dict[str, str | None]] = {}
+    for registered in MlflowClient().search_registered_models(max_results=1000):
+        parts = registered.name.split(".")
+        if len(parts) != 3 or parts[0] != "fraudml":
+            continue
+        aliases = getattr(registered, "aliases", None) or {}
+        champion = aliases.get(CHAMPION) if isinstance(aliases, dict) else None
+        found.setdefault(parts[1], {})[parts[2]] = str(champion) if champion else None
+    return found
+
+
+def describe_namespaces(found: dict[str, dict[str, str | None]]) -> str:
+    """``found`` (:func:`namespaces`) as one line per namespace: its champions."""
+    if not found:
+        return "the registry holds no fraudml models"
+    lines = []
+    for ns in sorted(found):
+        champions = [f"{e}@{v}" for e, v in sorted(found[ns].items()) if v]
+        lines.append(f"  {ns}: " + (", ".join(champions) if champions else "no champion"))
+    return "namespaces in the registry:\n" + "\n".join(lines)
 
 
 def model_name(ns: str, entity: str) -> str:

@@ -6,6 +6,9 @@ config into these settings and calls them.
 """
 
 from fraudml.workflows.common import load_rule_base
+from fraudml.workflows.feedback import FeedbackResult, feedback
+from fraudml.workflows.ledger import LedgerRun, ledger
+from fraudml.workflows.monitoring import MonitorResult, monitor
 from fraudml.workflows.profiling import ProfilesResult, profiles
 from fraudml.workflows.rule_run import RulesResult, rules
 from fraudml.workflows.scoring import ScoreRun, champions, score
@@ -13,6 +16,9 @@ from fraudml.workflows.training import TrainRun, evaluation_mode, evaluation_tab
 from fraudml.workflows.validation import validate
 
 __all__ = [
+    "FeedbackResult",
+    "LedgerRun",
+    "MonitorResult",
     "ProfilesResult",
     "RulesResult",
     "ScoreRun",
@@ -20,7 +26,10 @@ __all__ = [
     "champions",
     "evaluation_mode",
     "evaluation_table",
+    "feedback",
+    "ledger",
     "load_rule_base",
+    "monitor",
     "profiles",
     "rules",
     "score",

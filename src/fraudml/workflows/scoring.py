@@ -18,10 +18,23 @@ from fraudml.errors import ModelError
 from fraudml.features import FEATURE_SET_VERSION, Window
 from fraudml.features.build import dropped_summary
 from fraudml.io.atomic import write_json
+from fraudml.loop.marks import lead_practitioners, mark_leads, read_status
 from fraudml.models.risk import EntityModel
-from fraudml.report.render import pseudonymise, render_html, write_leads_csv, write_xlsx
+from fraudml.report.casepack import casepack_html, check_pdf_printer, pack_name, write_pdf
+from fraudml.report.inputs import fee_lines, fund_paid_by_entity, period_claims
+from fraudml.report.render import (
+    LeadContext,
+    lead_cards,
+    pseudonymise,
+    render_html,
+    write_leads_csv,
+    write_xlsx,
+)
+from fraudml.report.settings import ReportSettings
 from fraudml.rulebase import Rule
+from fraudml.scoring.leads import prioritise
 from fraudml.scoring.pipeline import ScoreResult, score_period
+from fraudml.scoring.repeats import earlier_leads, mark_repeats, sibling_outputs
 from fraudml.settings import EngineSettings, ScoreSettings
 from fraudml.tracking import mlflow_store as store
 from fraudml.workflows.common import (
@@ -54,8 +67,9 @@ def champions(ns: str) -> tuple[dict[str, EntityModel], dict[str, str], dict[str
         versions[entity] = f"{name}@{version}"
     if not models:
         raise ModelError(
-            f"no champion models under the namespace {ns!r}: run `make train DATA=…` first, "
-            "or set models.namespace to the namespace training used"
+            f"no champion models under the namespace {ns!r}: run `make train DATA=… "
+            f"MODELS={ns}` first, or score with MODELS= set to the namespace training "
+            f"used. {store.describe_namespaces(store.namespaces())}"
         )
     return models, versions, missing
 
@@ -89,6 +103,7 @@ def score(
     encoding: str = "utf-8",
     engine: EngineSettings | None = None,
     cache: str | Path | None = None,
+    report: ReportSettings | None = None,
 ) -> ScoreRun:
     """Score every entity of ``period`` with the champion models and pick the leads.
 
@@ -106,7 +121,10 @@ def score(
         Kept validations to reuse (or to keep this one in): :mod:`fraudml.io.cache`.
     out : path, optional
         Write ``scores.parquet``, ``leads.parquet``/``leads.csv``, ``evidence.parquet``,
-        ``report.html``, ``report.xlsx`` and ``manifest.json`` there, whole or not at all.
+        ``report.html``, ``report.xlsx``, ``casepacks/*.pdf`` and ``manifest.json``
+        there, whole or not at all.
+    report : ReportSettings, optional
+        Case packs (the top provider leads given a PDF each) and tier thresholds.
 
     Raises
     ------
@@ -117,6 +135,16 @@ def score(
     """
     started = time.perf_counter()
     settings = settings or ScoreSettings()
+    report = report or ReportSettings()
+    status = read_status(settings.ledger) if settings.ledger is not None else None
+    if report.case_packs and out is not None:
+        check_pdf_printer()
+    if period.start is None and period.end is None:
+        log.warning(
+            "no period given (FROM=/UNTIL=): scoring the whole dataset, the months the models "
+            "were trained on included. These scores are in-sample; give FROM= and UNTIL= to "
+            "score a month the models have not seen"
+        )
     rules = rule_base(rules)
     folder = tracking_folder(settings.store)
     guard_store(folder, data, "models.store")
@@ -136,7 +164,7 @@ def score(
         store.configure(settings.store)
         timings: dict[str, float] = {}
         with opened(data, encoding, engine, cache) as ds:
-            ns = store.namespace(ds.path, settings.namespace)
+            ns = store.namespace(settings.namespace)
             models, versions, missing = champions(ns)
             timings["load"] = time.perf_counter() - started
             result = score_period(
@@ -155,7 +183,30 @@ def score(
             dataset, fingerprint = str(ds.path), ds.fingerprint
             currency, warnings = ds.currency, list(ds.warnings)
             reconciliation = {c.table: c.accepted for c in ds.reconciliation.tables}
-        scores, leads, evidence = result.scores, result.leads, result.evidence
+            t0 = time.perf_counter()
+            inputs = period_claims(ds, period)
+            scores, leads = prioritise(
+                result.scores,
+                result.leads,
+                _fund_paid(inputs.claims, result.groups),
+                report.tiers,
+            )
+            if status is not None:  # the points ledger: leads' suspended or watched doctors
+                doctors = ds.table("doctors").to_pandas() if "doctors" in ds else None
+                leads = mark_leads(leads, status, lead_practitioners(inputs.claims, doctors))
+            contexts = lead_contexts(leads, inputs.claims, period, rules)
+            packs = (
+                leads[leads.entity_type == "provider"].sort_values("rank").head(report.case_packs)
+                if len(leads)
+                else leads
+            )
+            pack_lines = fee_lines(ds, _pack_claims(_evidence_of(result.evidence, packs)))
+            for i in packs.index:
+                mine = _pack_claims(_evidence_of(result.evidence, packs.loc[[i]]))
+                contexts[i].fee_lines = pack_lines[pack_lines.claim_id.isin(mine)]
+                contexts[i].name = inputs.provider_names.get(str(packs.entity_id[i]), "")
+            timings["report_inputs"] = time.perf_counter() - t0
+        evidence = result.evidence
         violations, deductions = result.violations, result.deductions
         groups, group_proof = result.groups, result.group_evidence
         if settings.pseudonymise:
@@ -164,6 +215,15 @@ def score(
                 pseudonymise(f, salt)
                 for f in (scores, leads, evidence, violations, groups, group_proof)
             )
+        # A lead an earlier month raised is marked, from the scoring outputs beside this one
+        history = earlier_leads(
+            sibling_outputs(output.path if output else None, settings.history),
+            period.start.date() if period.start else None,
+            ns,
+        )
+        leads = mark_repeats(leads, history)
+        provider_names = inputs.provider_names
+        rule_names = {r.id: (r.name.zh, r.name.en) for r in rules}
         window = window_dict(period)
         manifest: dict[str, object] = {
             "dataset": dataset,
@@ -171,6 +231,9 @@ def score(
             "currency": currency,
             "window": window,
             "feature_set_version": FEATURE_SET_VERSION,
+            "namespace": ns,
+            # an open period scores the months the models learnt from as well
+            "in_sample": period.start is None and period.end is None,
             # only the models that scored; the others' reasons in not_scored
             "models": result.models,
             "not_scored": {
@@ -185,6 +248,7 @@ def score(
                 "accepted_input": reconciliation,
                 "scored": scores.groupby("entity_type").size().to_dict() if len(scores) else {},
                 "leads": leads.groupby("entity_type").size().to_dict() if len(leads) else {},
+                "repeat_leads": int(leads["repeat"].sum()) if len(leads) else 0,
                 "evidence": len(evidence),
                 "violations": len(violations),
                 "group_members": len(groups),
@@ -195,6 +259,7 @@ def score(
                 "amount": round(float(deductions.amount.sum()), 2) if len(deductions) else 0.0,
             },
             "pseudonymised": settings.pseudonymise,
+            "tiers": vars(report.tiers),
             "config": dict(settings.params) or _settings_params(settings),
         }
         label = f"{window['start'] or '…'} – {window['end'] or '…'}"
@@ -207,19 +272,29 @@ def score(
                 violations.to_parquet(tmp / "violations.parquet", index=False)
                 groups.to_parquet(tmp / "groups.parquet", index=False)
                 group_proof.to_parquet(tmp / "group_evidence.parquet", index=False)
+                generated = datetime.now().isoformat("T", "seconds")
+                t0 = time.perf_counter()
                 html = render_html(
                     leads,
                     evidence,
                     result.explained,
                     settings.lang,
                     label,
-                    datetime.now().isoformat("T", "seconds"),
+                    generated,
                     currency=currency,
                     deductions=deductions,
                     groups=groups,
                     group_evidence=group_proof,
+                    contexts=contexts,
+                    violations_count=len(violations),
+                    pseudonymised=settings.pseudonymise,
+                    dataset=Path(dataset).name,
+                    tier_rule=report.tiers,
+                    provider_names=provider_names,
                 )
                 (tmp / "report.html").write_text(html, encoding="utf-8")
+                timings["report_html"] = time.perf_counter() - t0
+                t0 = time.perf_counter()
                 write_xlsx(
                     leads,
                     evidence,
@@ -228,7 +303,23 @@ def score(
                     deductions,
                     groups=groups,
                     group_evidence=group_proof,
+                    lang=settings.lang,
+                    rule_names=rule_names,
                 )
+                timings["report_xlsx"] = time.perf_counter() - t0
+                t0 = time.perf_counter()
+                manifest["case_packs"] = write_case_packs(
+                    leads.loc[packs.index],
+                    evidence,
+                    contexts,
+                    tmp / "casepacks",
+                    settings.lang,
+                    label,
+                    generated,
+                    currency,
+                    settings.pseudonymise,
+                )
+                timings["case_packs"] = time.perf_counter() - t0
                 timings["total"] = time.perf_counter() - started
                 manifest["seconds"] = {k: round(v, 1) for k, v in timings.items()}
                 write_json(tmp / "manifest.json", manifest)
@@ -249,6 +340,101 @@ def score(
         groups,
         group_proof,
     )
+
+
+def _fund_paid(claims: pd.DataFrame, groups: pd.DataFrame) -> dict[str, pd.Series]:
+    """Fund paid in the period per lead type and entity; a group's is its patients'."""
+    out = {t: fund_paid_by_entity(claims, t) for t in ("patient", "provider", "doctor", "claim")}
+    if len(groups) and {"group_id", "member_type", "member_id"} <= set(groups.columns):
+        patients = groups[groups.member_type == "patient"]
+        paid = patients.member_id.astype(str).map(out["patient"]).fillna(0.0)
+        out["group"] = paid.groupby(patients.group_id.astype(str)).sum()
+    return out
+
+
+def lead_contexts(
+    leads: pd.DataFrame, claims: pd.DataFrame, period: Window, rules: Sequence[Rule]
+) -> dict[object, LeadContext]:
+    """Each lead's context for its card, by the leads' index: the claims of its entity in
+    the period (a claim lead: its patient's claims), the rules' names and the period."""
+    if leads.empty:
+        return {}
+    names = {r.id: (r.name.zh, r.name.en) for r in rules}
+    start = period.start.date() if period.start else None
+    end = period.end.date() if period.end else None
+    keys = {e: ENTITIES[e].key for e in ("patient", "provider", "doctor")}
+    cols = [c for c in ("claim_id", "admit_time", "visit_type", "fund_paid") if c in claims]
+    by: dict[str, dict[str, pd.DataFrame]] = {}
+
+    def of(key: str, ids: set[str]) -> dict[str, pd.DataFrame]:
+        if key not in claims:
+            return {}
+        mine = claims[claims[key].isin(ids)]
+        return {str(k): g[cols] for k, g in mine.groupby(key, sort=False)}
+
+    for etype, key in keys.items():
+        ids = set(leads.entity_id[leads.entity_type == etype].astype(str))
+        by[etype] = of(key, ids) if ids else {}
+    patient_of: dict[str, str] = {}
+    claim_ids = set(leads.entity_id[leads.entity_type == "claim"].astype(str))
+    if claim_ids and "patient_id" in claims:
+        mine = claims[claims.claim_id.isin(claim_ids)]
+        patient_of = dict(zip(mine.claim_id.astype(str), mine.patient_id.astype(str), strict=True))
+        by["claim"] = of("patient_id", set(patient_of.values()))
+    empty = claims.iloc[0:0][cols] if cols else pd.DataFrame()
+    out: dict[object, LeadContext] = {}
+    for i, row in leads.iterrows():
+        etype, eid = str(row.entity_type), str(row.entity_id)
+        if etype == "claim":
+            eid = patient_of.get(eid, "")
+        mine = by.get(etype, {}).get(eid, empty)
+        out[i] = LeadContext(mine, names, start, end)
+    return out
+
+
+def _evidence_of(evidence: pd.DataFrame, leads: pd.DataFrame) -> pd.DataFrame:
+    if evidence.empty or leads.empty or "lead_type" not in evidence:
+        return evidence.iloc[0:0]
+    keys = set(zip(leads.entity_type.astype(str), leads.entity_id.astype(str), strict=True))
+    pairs = zip(evidence.lead_type.astype(str), evidence.lead_id.astype(str), strict=True)
+    return evidence[[k in keys for k in pairs]]
+
+
+def _pack_claims(hits: pd.DataFrame) -> list[str]:
+    """The evidence claims a case pack lists (its first claims by amount, per lead)."""
+    from fraudml.report.cards import MAX_PACK_CLAIMS
+
+    if hits.empty or "claim_id" not in hits:
+        return []
+    ordered = hits.dropna(subset=["claim_id"]).assign(claim_id=lambda h: h.claim_id.astype(str))
+    total = ordered.groupby(["lead_id", "claim_id"], sort=False).amount.sum().reset_index()
+    total = total.sort_values(["lead_id", "amount", "claim_id"], ascending=[True, False, True])
+    return list(total.groupby("lead_id").head(MAX_PACK_CLAIMS).claim_id)
+
+
+def write_case_packs(
+    packs: pd.DataFrame,
+    evidence: pd.DataFrame,
+    contexts: dict[object, LeadContext],
+    folder: Path,
+    lang: str,
+    window: str,
+    generated: str,
+    currency: str,
+    pseudonymised: bool,
+) -> list[str]:
+    """A PDF case pack per lead of ``packs`` in ``folder``; the files' names, in order."""
+    if packs.empty:
+        return []
+    folder.mkdir(parents=True, exist_ok=True)
+    cards = lead_cards(packs, evidence, lang, currency, contexts, pack=True)
+    names = []
+    for (_, lead), card in zip(packs.iterrows(), cards, strict=True):
+        name = pack_name(lead["rank"], str(lead.entity_id))
+        html = casepack_html(card, lang, window, generated, currency, pseudonymised)
+        write_pdf(html, folder / name)
+        names.append(name)
+    return names
 
 
 def _settings_params(settings: ScoreSettings) -> dict[str, object]:

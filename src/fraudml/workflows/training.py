@@ -367,7 +367,7 @@ def train(
         opened_store = store.open_store(settings.store, settings.experiment)
         with opened(data, encoding, engine, cache) as ds:
             facts = DatasetFacts(ds.path, ds.fingerprint, ds.currency, list(ds.warnings))
-            ns = store.namespace(ds.path, settings.namespace)
+            ns = store.namespace(settings.namespace)
             if "labels" not in ds:
                 log.warning("no labels table: only the anomaly models can be trained and evaluated")
             split = _plan(settings, ds, since, until)

@@ -1,0 +1,1 @@
+"""The auditor's outputs: the HTML report, the spreadsheet and the PDF case packs."""
