@@ -31,7 +31,7 @@ engine_arg = $(if $(ENGINE),engine=$(ENGINE))
 SOURCE ?= medicare
 SRC    ?= ../shared/realdata/medicare-kaggle
 
-.PHONY: help setup pdf browser demo data import validate profiles rules train quality real-data mlflow-ui score serve feedback ledger monitor test lint bench clean
+.PHONY: help setup pdf browser demo data import validate profiles rules train quality closed-loop real-data mlflow-ui score serve feedback ledger monitor test lint bench clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -92,6 +92,9 @@ train: setup ## Train, evaluate and register models on DATA up to UNTIL (MLflow;
 
 quality: setup ## Measure the models on the committed synthetic city; writes docs/quality.md
 	$(BIN)/python -m fraudml.evaluate.quality
+
+closed-loop: setup ## The closed-loop experiment on the committed city (about 25 min): docs/closed-loop-results.md, shown in docs/quality.md
+	$(BIN)/python -m fraudml.evaluate.closed_loop data/synthetic/small docs/closed-loop-results.md
 
 real-data: setup ## Measure the toolkit on the Medicare files (SRC=dir); writes docs/real-data.md
 	$(BIN)/python -m fraudml.evaluate.real_data $(SRC)

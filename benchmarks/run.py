@@ -221,48 +221,12 @@ def bench_profiles(n_lines: int) -> list[str]:
 
 
 def bench_rules(n_lines: int) -> list[str]:
-    import shutil
-    import tempfile
+    """The whole rule base over about ``n_lines`` fee lines, beside hand-written SQL for a
+    sample of rules with equal hit counts (:mod:`benchmarks.rulebase_bench`, on a city of
+    the current simulator: the national catalog facts the new rules read)."""
+    from benchmarks.rulebase_bench import bench
 
-    from benchmarks.rules_bench import SUBSET
-
-    root = city(n_lines)
-    lines = json.loads((root / ".complete").read_text())["claim_items"]
-    work = Path(tempfile.mkdtemp(dir=DATA))
-    try:
-        print("rules: fraudml …", flush=True)
-        ours = measure("fraudml", "rules_fraudml", str(root), str(work))
-        print("rules: hand-written SQL …", flush=True)
-        sql = measure("sql", "rules_sql", str(root), str(work))
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    for rule in SUBSET:
-        if ours.result["hits"].get(rule, 0) != sql.result["hits"][rule]:
-            raise SystemExit(
-                f"rule {rule}: fraudml {ours.result['hits'].get(rule, 0)} hits, "
-                f"SQL {sql.result['hits'][rule]}"
-            )
-    n_rules = ours.result["rules"]
-    per_ours = ours.result["rules_s"] / n_rules
-    per_sql = sql.result["seconds"] / len(SUBSET)
-    total_hits = sum(ours.result["hits"].values())
-    return [
-        f"### Rule base over {lines:,} fee lines (target ≤ 60 s)",
-        "",
-        "| implementation | rules | seconds | seconds per rule | hits | peak memory (GiB) |",
-        "|---|---:|---:|---:|---:|---:|",
-        f"| fraudml: every rule in conf/rules, hits with messages and evidence materialised "
-        f"| {n_rules} | {ours.result['rules_s']:.1f} | {per_ours:.2f} | {total_hits:,} "
-        f"| {ours.peak_gib:.2f} |",
-        f"| hand-written DuckDB SQL: {', '.join(SUBSET)}, counts only | {len(SUBSET)} "
-        f"| {sql.result['seconds']:.1f} | {per_sql:.2f} "
-        f"| {sum(sql.result['hits'].values()):,} | {sql.peak_gib:.2f} |",
-        "",
-        "Hits per rule for the four are equal in both (checked by the run). fraudml's time "
-        "includes preparing the window's claims; its peak memory includes validating the "
-        f"dataset first ({ours.result['validate_s']:.0f} s, not counted above).",
-        "",
-    ]
+    return bench(n_lines)
 
 
 TRAIN_PATIENTS = 50_000

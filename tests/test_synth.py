@@ -11,6 +11,7 @@ import pytest
 
 from fraudml import load_dataset
 from fraudml.synth import SCHEMES, SchemeConfig, SimulationConfig, simulate, write_dataset
+from fraudml.synth.national import NATIONAL_SCHEMES
 
 CONFIG = SimulationConfig(
     seed=11,
@@ -73,7 +74,8 @@ def test_same_seed_same_files(city, written, tmp_path):
 def test_every_scheme_is_planted_and_labelled_late(city):
     lab = city["labels"]
     fraud = lab[lab.label == 1]
-    assert set(fraud.scheme) == set(SCHEMES)
+    # the schemes, and the cases of the national rules planted with them
+    assert set(fraud.scheme) == set(SCHEMES) | set(NATIONAL_SCHEMES)
     # audits come after the fraud began: no label before the scheme's default start
     start = (
         pd.Timestamp("2024-01-01") + (pd.Timestamp("2024-10-01") - pd.Timestamp("2024-01-01")) / 4
@@ -86,7 +88,8 @@ def test_every_scheme_is_planted_and_labelled_late(city):
 
 def test_legitimate_claims_respect_the_catalog(city):
     items = city["claim_items"].merge(city["claims"], on="claim_id")
-    fraud = labelled(city, "claim", "catalog_breach") | labelled(city, "claim", "item_substitution")
+    lab = city["labels"]
+    fraud = set(lab.entity_id[(lab.entity_type == "claim") & (lab.label == 1)])
     legit = items[~items.claim_id.isin(fraud)]
     cat = city["catalog"].set_index("item_code")
     pats = city["patients"].set_index("patient_id")
@@ -238,9 +241,11 @@ def test_fake_chronic_claims_have_no_registration(city):
     assert (c.visit_type == "outpatient_chronic").all()
     reg = set(city["chronic_registrations"].patient_id)
     assert not set(c.patient_id) & reg
+    lab = city["labels"]
+    fraud = set(lab.entity_id[(lab.entity_type == "claim") & (lab.label == 1)])
     legit = city["claims"][
         (city["claims"].visit_type == "outpatient_chronic")
-        & ~city["claims"].claim_id.isin(c.claim_id)
+        & ~city["claims"].claim_id.isin(fraud)
         & (city["claims"].department != "oncology")
     ]
     assert legit.patient_id.isin(reg).all()
@@ -271,3 +276,49 @@ def test_legitimate_care_bills_an_item_once_per_claim_and_day(city):
     cap = city["catalog"].set_index("item_code").max_daily_quantity
     limit = cap.reindex(packs.index.get_level_values("item_code")).fillna(float("inf"))
     assert (packs.to_numpy() <= limit.to_numpy()).all()
+
+
+def test_the_national_columns_are_filled_and_legitimate_care_keeps_to_them(city):
+    """Deaths come after a person's legitimate care, practitioners work in the departments
+    they are registered for and not while suspended; only the planted cases break these."""
+    lab = city["labels"]
+    fraud = set(lab.entity_id[(lab.entity_type == "claim") & (lab.label == 1)])
+    claims = city["claims"]
+    legit = claims[~claims.claim_id.isin(fraud)]
+    died = city["patients"].set_index("patient_id").death_date.dropna()
+    assert len(died) >= 5
+    after = legit.merge(died.rename("died"), left_on="patient_id", right_index=True)
+    assert (after.admit_time.dt.date <= after.died).all()
+    docs = city["doctors"].set_index("doctor_id")
+    assert docs.registered_departments.notna().all()
+    seen = legit.dropna(subset=["doctor_id", "department"])
+    registered = docs.registered_departments.reindex(seen.doctor_id).str.split(";").to_numpy()
+    assert all(d in r for d, r in zip(seen.department, registered, strict=True))
+    suspended = docs.dropna(subset=["suspended_from"])
+    assert len(suspended) >= 2
+    during = seen.merge(suspended, left_on="doctor_id", right_index=True)
+    day = during.admit_time.dt.date
+    assert not ((day >= during.suspended_from) & (day <= during.suspended_to)).any()
+    # the catalog facts of the national rules, with a part of a package and a sibling code
+    cat = city["catalog"].set_index("item_code")
+    assert cat.loc["LB014", "bundle_of"] == "LB003"
+    assert cat.loc["LB018", "sibling_group"] == cat.loc["LB001", "sibling_group"]
+    assert cat.indications.notna().sum() >= 5 and cat.days_per_unit.notna().sum() >= 3
+    # every national case is planted, as claims of its own scheme
+    planted = set(lab.scheme[(lab.entity_type == "claim") & (lab.label == 1)])
+    assert set(NATIONAL_SCHEMES) <= planted
+
+
+def test_coherent_care_operates_with_anaesthesia_and_icu_stays_with_one_bed(city):
+    lab = city["labels"]
+    fraud = set(lab.entity_id[(lab.entity_type == "claim") & (lab.label == 1)])
+    items = city["claim_items"][~city["claim_items"].claim_id.isin(fraud)]
+    codes = items.groupby("claim_id").item_code.agg(set)
+    major = {"SG001", "SG002", "SG003", "SG004", "SG006"}
+    with_major = codes[codes.map(lambda c: bool(c & major))]
+    assert len(with_major) > 0 and with_major.map(lambda c: "TR010" in c).all()
+    surgery = set(items.claim_id[items.item_category == "surgery"])
+    anaesthetised = set(items.claim_id[items.item_code == "TR010"])
+    assert anaesthetised <= surgery
+    icu = codes[codes.map(lambda c: "BD002" in c)]
+    assert not icu.map(lambda c: "BD001" in c).any()

@@ -610,9 +610,7 @@ def test_manifest_lists_the_models_used_what_was_not_scored_and_the_warnings(
     ledger = tmp_path / "ledger"
     ledger.mkdir()
     doctor_ids = pd.read_parquet(trained["data"] / "doctors.parquet").doctor_id
-    pd.DataFrame({"doctor_id": doctor_ids, "status": "watch"}).to_parquet(
-        ledger / "status.parquet"
-    )
+    pd.DataFrame({"doctor_id": doctor_ids, "status": "watch"}).to_parquet(ledger / "status.parquet")
     assert main(_score_args(data, trained, out, *SCORE_PERIOD, f"leads.ledger={ledger}")) == 0
     leads = pd.read_parquet(out / "leads.parquet")
     patients = leads[leads.entity_type == "patient"]

@@ -73,6 +73,10 @@ DEPARTMENTS = (
 )
 
 
+#: ``catalog.age_group``: children-only and adults-only items (the line is at 18 years).
+AGE_GROUPS = ("child", "adult")
+
+
 @dataclass(frozen=True)
 class Column:
     """One contract column.
@@ -157,6 +161,9 @@ PATIENTS = Table(
         Column("birth_date", "date"),
         Column("insurance_type", "str", codes=("employee", "resident")),
         Column("region", "str", nullable=True),
+        #: fraudml's extension (optional): the date of death from the civil register
+        #: (死亡日期); without it the rules on care after death are skipped and listed
+        Column("death_date", "date", nullable=True),
     ),
 )
 
@@ -183,6 +190,13 @@ DOCTORS = Table(
         Column("provider_id", "str"),
         Column("role", "str", codes=("doctor", "pharmacist")),
         Column("department", "str", nullable=True),
+        # fraudml's extension (optional): the practitioner's registration (执业注册) and the
+        # suspension of their fund-payment qualification (医保支付资格暂停, from the points
+        # ledger 记分); without them the practitioner rules are skipped and listed
+        #: departments the practitioner is registered for, ``;``-separated department codes
+        Column("registered_departments", "str", nullable=True),
+        Column("suspended_from", "date", nullable=True),
+        Column("suspended_to", "date", nullable=True),
     ),
 )
 
@@ -200,6 +214,22 @@ CATALOG = Table(
         Column("max_daily_quantity", "float", nullable=True),
         Column("inpatient_only", "bool", nullable=True),
         Column("min_provider_level", "int", nullable=True, min_value=1, max_value=3),
+        # fraudml's extension (optional): the catalog facts of the national smart-monitoring
+        # rules; a rule reading a column the catalog does not fill is skipped and listed
+        #: ICD-10 prefixes the item is payable for (限适应症), ``;``-separated
+        Column("indications", "str", nullable=True),
+        #: ``child`` (under 18 only) or ``adult`` (18 and over only)
+        Column("age_group", "str", nullable=True, codes=AGE_GROUPS),
+        #: days of supply of one unit (pack) of a drug, for 超量开药 and 重复开药
+        Column("days_per_unit", "float", nullable=True, min_value=0),
+        #: longest course of the item, in days from the first of a run of lines (超疗程)
+        Column("max_course_days", "int", nullable=True, min_value=1),
+        #: items that stand in for one another (a code family); 串换 bills the dearer one
+        Column("sibling_group", "str", nullable=True),
+        #: the package item whose part this item is (分解收费)
+        Column("bundle_of", "str", nullable=True),
+        #: item codes not to be given with this one (配伍禁忌), ``;``-separated
+        Column("incompatible_with", "str", nullable=True),
     ),
 )
 

@@ -74,6 +74,7 @@ CODES: Mapping[str, Mapping[str, tuple[str, str]]] = {
     },
     "role": {"doctor": ("医师", "doctor"), "pharmacist": ("药师", "pharmacist")},
     "level": {"1": ("一级", "grade 1"), "2": ("二级", "grade 2"), "3": ("三级", "grade 3")},
+    "age_group": {"child": ("儿童", "children"), "adult": ("成人", "adults")},
     # the leads' types: the entity vocabulary's own names, and the two lead types that
     # are not profiled entities (a claim of either kind, a group)
     "lead_type": {
@@ -102,6 +103,7 @@ CONTRACT_CODES: Mapping[str, tuple[str, ...]] = {
     "insurance_type": ("employee", "resident"),
     "provider_type": ("hospital", "clinic", "pharmacy"),
     "role": ("doctor", "pharmacist"),
+    "age_group": contract.AGE_GROUPS,
 }
 
 #: interface text of the report, the case pack and the spreadsheet: key → (zh, en).

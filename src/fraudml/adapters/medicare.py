@@ -3,9 +3,10 @@ Kaggle, US claims of 2009) as a contract dataset.
 
 Source files, found by name in one folder, gzip or plain CSV as downloaded:
 
-- ``*Beneficiary*`` → ``patients`` (gender, birth date, state and county as the region;
-  race, death date, renal disease, Part A/B months, the eleven chronic-condition flags and
-  the annual amounts are carried as extra columns);
+- ``*Beneficiary*`` → ``patients`` (gender, birth date, state and county as the region,
+  ``DOD`` as the contract's ``death_date``, read by the rules on care after death; race,
+  renal disease, Part A/B months, the eleven chronic-condition flags and the annual
+  amounts are carried as extra columns);
 - ``*Inpatient*`` → inpatient ``claims`` (admission to discharge);
 - ``*Outpatient*`` (optional; not in every copy) → outpatient ``claims``;
 - the label file (columns ``Provider``, ``PotentialFraud``) → provider ``labels``.
@@ -196,8 +197,9 @@ def patients(bene: pd.DataFrame, path: Path) -> pd.DataFrame:
             "birth_date": _date(bene.DOB, path, "DOB").dt.date,
             "insurance_type": "resident",
             "region": bene.State.str.zfill(2) + "-" + bene.County.str.zfill(3),
-            "source_scheme": "medicare",
+            # the contract's optional death date (ELG-DEATH, ELG-DEATH-STAY)
             "death_date": _date(bene.DOD, path, "DOD").dt.date,
+            "source_scheme": "medicare",
             "race": _null(bene.Race),
             "renal_disease": bene.RenalDiseaseIndicator.eq("Y"),
         }

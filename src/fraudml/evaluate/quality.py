@@ -566,8 +566,30 @@ def main() -> None:
         time.perf_counter() - started,
         sim,
     )
+    text += closed_loop_part(ROOT / "docs" / "closed-loop-results.md")
     target.write_text(text, encoding="utf-8")
     print(text)
+
+
+def closed_loop_part(results: Path) -> str:
+    """The closed-loop section (score a month, verdicts from the truth, retrain, score the
+    next) as ``make closed-loop`` last wrote it: it retrains five times per arm, too long
+    to run with every ``make quality``."""
+    head = (
+        "\n## Closed loop: do auditors' verdicts improve the next month?\n\n"
+        "Written by `make closed-loop` (`python -m fraudml.evaluate.closed_loop "
+        "data/synthetic/small docs/closed-loop-results.md`), not re-run by `make quality`; "
+        "the verdicts file, feedback and the ledger are in "
+        "[closed-loop.md](closed-loop.md).\n\n"
+    )
+    if not results.is_file():
+        return head + "Not measured yet: run `make closed-loop`.\n"
+    body = results.read_text(encoding="utf-8")
+    # the section's own heading is replaced by this one
+    lines = body.splitlines()
+    if lines and lines[0].startswith("#"):
+        lines = lines[1:]
+    return head + "\n".join(lines).strip() + "\n"
 
 
 if __name__ == "__main__":

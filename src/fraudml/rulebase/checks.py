@@ -17,6 +17,7 @@ import ibis
 import ibis.expr.types as ir
 
 from fraudml.features.peers import with_peers
+from fraudml.rulebase.enrich import enriched_claims, enriched_lines, rule_names
 from fraudml.rulebase.expr import RuleExpressionError, compile_expr
 from fraudml.rulebase.spec import Rule
 from fraudml.window import Window, unregistered_chronic_claims
@@ -37,6 +38,11 @@ class RuleInputs:
     window: Window
     #: the dataset's money (ISO 4217): a message's ``{money}`` field names it
     currency: str = "CNY"
+    #: the catalog as the dataset has it (``None`` without one)
+    catalog: ir.Table | None = None
+    patients: ir.Table | None = None
+    #: the practitioners (``None`` without a doctors table)
+    doctors: ir.Table | None = None
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,19 @@ class Check:
     needs: tuple[str, ...] = ()
     #: "claim" hits name a claim (and maybe a fee line); "provider" hits a provider
     level: str = "claim"
+    #: optional inputs beyond ``needs``: a table (``doctors``), ``claim_times`` (claims
+    #: with times of day) or an optional contract column (``catalog.indications``); a
+    #: rule lacking one is skipped and listed (:func:`fraudml.rulebase.engine.rule_requires`)
+    requires: tuple[str, ...] = ()
+    #: the check itself reads the rule's ``amount`` (as the base it scales or as it is);
+    #: for other checks the engine puts ``amount`` in place of the check's own
+    own_amount: bool = False
+    #: the check compares a claim with other patients' claims over the window (a
+    #: provider's or practitioner's day, the peers of a diagnosis, the city's share of a
+    #: code): one patient's history, as an online check holds it, cannot answer it
+    population: bool = False
+    #: fee-line columns the check reads beyond the rule's own names (catalog facts)
+    reads: tuple[str, ...] = ()
 
 
 def _param(rule: Rule, name: str, default: Any = None) -> Any:
@@ -68,8 +87,12 @@ def _line_time(t: ir.Table) -> ir.TimestampValue:
 
 
 def check_line(rule: Rule, x: RuleInputs) -> ir.Table:
-    """Fee lines meeting ``where``; amount ``amount`` (default: the line's amount)."""
-    lines = x.lines.filter(_in_scene(x.lines, rule))
+    """Fee lines meeting ``where``; amount ``amount`` (default: the line's amount).
+
+    The line carries its claim, catalog entry and patient columns a rule reads beyond the
+    fee line's own (:func:`fraudml.rulebase.enrich.enriched_lines`)."""
+    lines = enriched_lines(x.lines, x, rule_names(rule))
+    lines = lines.filter(_in_scene(lines, rule))
     if rule.where is None:
         raise RuleExpressionError(f"rule {rule.id} ({rule.source}): check 'line' needs 'where'")
     hits = lines.filter(compile_expr(rule.where, lines, rule.params))
@@ -80,8 +103,10 @@ def check_line(rule: Rule, x: RuleInputs) -> ir.Table:
 
 
 def check_claim(rule: Rule, x: RuleInputs) -> ir.Table:
-    """Claims meeting ``where``; amount ``amount`` (default: the fund's payment)."""
-    c = x.claims.filter(_in_scene(x.claims, rule))
+    """Claims meeting ``where``; amount ``amount`` (default: the fund's payment). The claim
+    carries its patient's and practitioner's optional columns when the rule reads them."""
+    c = enriched_claims(x.claims, x, rule_names(rule))
+    c = c.filter(_in_scene(c, rule))
     if rule.where is None:
         raise RuleExpressionError(f"rule {rule.id} ({rule.source}): check 'claim' needs 'where'")
     hits = c.filter(compile_expr(rule.where, c, rule.params))
@@ -318,8 +343,8 @@ def check_peer_ratio(rule: Rule, x: RuleInputs) -> ir.Table:
 
 
 CHECKS: dict[str, Check] = {
-    "line": Check(check_line, ("lines",)),
-    "claim": Check(check_claim),
+    "line": Check(check_line, ("lines",), own_amount=True),
+    "claim": Check(check_claim, own_amount=True),
     "daily_quantity": Check(check_daily_quantity, ("lines", "catalog")),
     "duplicate_item": Check(check_duplicate_item, ("lines",)),
     "repeated_trace": Check(check_repeated_trace, ("lines", "repeated")),
@@ -330,5 +355,11 @@ CHECKS: dict[str, Check] = {
     "region_switch": Check(check_region_switch),
     "frequency": Check(check_frequency),
     "chronic_unregistered": Check(check_chronic_unregistered, ("registrations",)),
-    "peer_ratio": Check(check_peer_ratio, ("lines",), level="provider"),
+    "peer_ratio": Check(check_peer_ratio, ("lines",), level="provider", population=True),
 }
+
+
+# the smart-monitoring checks of the national rule base (fraudml.rulebase.national)
+from fraudml.rulebase.national import NATIONAL_CHECKS  # noqa: E402
+
+CHECKS.update(NATIONAL_CHECKS)

@@ -21,8 +21,11 @@ vola_evid, …) and hits and amounts per rule family for each patient, provider 
 
 Conditions (`where`, `amount`) are a small expression language compiled to engine
 expressions — comparisons, `and`/`or`/`not`, arithmetic, `in [...]`, `is None`, and the
-functions `date`, `days_between`, `abs`, `coalesce`, `startswith`, `lower`, `upper` —
-parsed with a whitelist: a rule file cannot run code or inject SQL.
+functions `date`, `days_between`, `abs`, `coalesce`, `startswith`, `lower`, `upper`,
+`iif` (a value by condition), `in_list` (one of a `;`-separated list) and `any_prefix`
+(starts with one of a `;`-separated list, for ICD-10 indications) — parsed with a
+whitelist: a rule file cannot run code or inject SQL. Message fields that hold codes
+(gender, visit type, fee category, department …) are shown in the message's language.
 """
 
 
@@ -36,20 +39,40 @@ def _params(rule: Rule) -> str:
 
 
 def render(rules: Sequence[Rule]) -> str:
+    """The rule base as Markdown: a summary, then one table per national category (政策类,
+    管理类, 医疗类) with each rule's metadata, check and policy basis."""
+    counts = {c: sum(r.category == c for r in rules) for c in CATEGORIES}
     rows = [
         HEADER,
-        "| id | 规则名称 | name | family | 类别 category | 结果 result | scene | 环节 stage "
-        "| window | check and parameters | severity |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        f"{len(rules)} rules: "
+        + ", ".join(f"{counts[c]} {CATEGORIES[c]}类 ({c})" for c in CATEGORIES)
+        + ", in the categories of the national smart-monitoring rule base (智能监控规则库). "
+        "A rule whose input the dataset lacks (a table, or an optional column such as "
+        "`patients.death_date` or `catalog.indications` left empty) is skipped and listed, "
+        "never run on a guess.",
+        "",
     ]
-    for r in rules:
-        rows.append(
-            f"| {r.id} | {r.name.zh} | {r.name.en} | {r.family_name.en} | "
-            f"{CATEGORIES[r.category]} {r.category} | {RESULTS[r.result]} {r.result} | "
-            f"{', '.join(r.scene)} | {STAGES[r.stage]} {r.stage} | {r.window} | "
-            f"`{r.check}` {_params(r)} | {SEVERITIES[r.severity]} {r.severity} |"
-        )
-    return "\n".join(rows) + "\n"
+    for category, zh in CATEGORIES.items():
+        mine = [r for r in rules if r.category == category]
+        if not mine:
+            continue
+        rows += [
+            f"## {zh}类 / {category} ({len(mine)})",
+            "",
+            "| id | 规则名称 | name | family | 结果 result | scene | 环节 stage "
+            "| window | check and parameters | severity | 依据 basis |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for r in mine:
+            rows.append(
+                f"| {r.id} | {r.name.zh} | {r.name.en} | {r.family_name.en} | "
+                f"{RESULTS[r.result]} {r.result} | "
+                f"{', '.join(r.scene)} | {STAGES[r.stage]} {r.stage} | {r.window} | "
+                f"`{r.check}` {_params(r)} | {SEVERITIES[r.severity]} {r.severity} | "
+                f"{r.basis.zh} / {r.basis.en} |".replace("\n", " ")
+            )
+        rows.append("")
+    return "\n".join(rows)
 
 
 def main() -> None:

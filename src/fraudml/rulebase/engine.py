@@ -1,25 +1,35 @@
 """Run a rule base over a window: hits with evidence, per-entity aggregates, national shape.
 
 Every rule compiles to one Ibis expression (:mod:`fraudml.rulebase.checks`); the hits of all
-rules are one union, computed by the engine in one statement into a table. Rules whose
-check needs a table the dataset lacks are skipped and listed with the reason.
+rules go into one table, a statement per rule, over the window's claims and its fee lines
+computed once. Rules whose check needs a table or an optional column the dataset lacks are
+skipped and listed with the reason.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 
 import ibis
 import ibis.expr.types as ir
 
 from fraudml.entities import ENTITIES
 from fraudml.features.registry import Feature, unit_text
+from fraudml.i18n import CODES, code_label
 from fraudml.io.load import Dataset
 from fraudml.rulebase.checks import CHECKS, RuleInputs
+from fraudml.rulebase.enrich import (
+    CATALOG_EXTRA,
+    DOCTOR_NAMES,
+    OPTIONAL_COLUMNS,
+    enriched_lines,
+    rule_names,
+)
 from fraudml.rulebase.expr import (
     RuleExpressionError,
     as_text,
@@ -29,9 +39,10 @@ from fraudml.rulebase.expr import (
     template_fields,
 )
 from fraudml.rulebase.spec import SEVERITIES, Rule
-from fraudml.window import CATALOG_COLUMNS, Inputs, Window, fee_lines, prepare
+from fraudml.window import CATALOG_COLUMNS, Inputs, Window, fee_lines, has_times_of_day, prepare
 
 log = logging.getLogger(__name__)
+_TAGS = itertools.count()
 
 #: Columns of the hits table, in order.
 HIT_COLUMNS = (
@@ -87,6 +98,9 @@ def rule_inputs(ds: Dataset, window: Window, prepared: Inputs | None = None) -> 
         providers=ds.table("providers"),
         window=window,
         currency=ds.currency,
+        catalog=ds.table("catalog") if "catalog" in ds else None,
+        patients=ds.table("patients") if "patients" in ds else None,
+        doctors=ds.table("doctors") if "doctors" in ds else None,
     )
 
 
@@ -95,7 +109,7 @@ def rule_hits(rule: Rule, x: RuleInputs) -> ir.Table:
     check = CHECKS[rule.check]
     try:
         cand = check.func(rule, x)
-        if rule.amount is not None and rule.check not in ("line", "claim"):
+        if rule.amount is not None and not check.own_amount:
             # any check's amount can be redefined from its own columns
             cand = cand.mutate(_amount=compile_expr(rule.amount, cand, rule.params))
     except RuleExpressionError as exc:
@@ -129,9 +143,19 @@ def rule_hits(rule: Rule, x: RuleInputs) -> ir.Table:
         entity_id=entity_id,
         **cols,
         amount=cand._amount.cast("float64").fill_null(0.0).round(2),
-        message_zh=render(rule.message.zh, cand, _message_fields(rule, x, "zh")),
-        message_en=render(rule.message.en, cand, _message_fields(rule, x, "en")),
+        message_zh=_message(rule.message.zh, cand, rule, x, "zh"),
+        message_en=_message(rule.message.en, cand, rule, x, "en"),
         evidence=text,
+    )
+
+
+def _message(template: str, cand: ir.Table, rule: Rule, x: RuleInputs, lang: str) -> ir.Value:
+    return render(
+        template,
+        cand,
+        _message_fields(rule, x, lang),
+        labels={f: _labeller(kind, lang) for f, kind in CODE_FIELDS.items()},
+        computed={f: (lambda t, fn=fn: fn(t, lang)) for f, fn in COMPUTED_FIELDS.items()},
     )
 
 
@@ -139,6 +163,62 @@ def _message_fields(rule: Rule, x: RuleInputs, lang: str) -> dict:
     """A message's fixed fields: the rule's parameters, and ``money`` (the dataset's
     currency in ``lang``: 元 / yuan, 美元 / US dollars …)."""
     return {**rule.params, "money": unit_text("元", lang, x.currency)}
+
+
+#: Message fields that hold a code: the field → its code list in :data:`fraudml.i18n.CODES`.
+#: A message shows the code's label in its language (女, 门诊 …), an unknown code as it is.
+CODE_FIELDS: dict[str, str] = {
+    "gender": "gender",
+    "cat_gender": "gender",
+    "visit_type": "visit_type",
+    "item_category": "item_category",
+    "cat_category": "item_category",
+    "department": "department",
+    "doctor_department": "department",
+    "provider_type": "provider_type",
+    "insurance_type": "insurance_type",
+    "role": "role",
+}
+
+
+def _labeller(kind: str, lang: str) -> Callable[[ir.Value], ir.Value]:
+    """The label of a code of ``kind`` in ``lang`` (:func:`fraudml.i18n.code_label`) as an
+    engine expression; a code without a label is shown as it is."""
+    codes = list(CODES.get(kind, {}))
+
+    def label(value: ir.Value) -> ir.Value:
+        text = value.cast("string")
+        if not codes:
+            return text
+        return ibis.cases(
+            *[(text == code, code_label(kind, code, lang)) for code in codes], else_=text
+        )
+
+    return label
+
+
+def _age_limit(t: ir.Table, lang: str) -> ir.Value:
+    """The catalog's age range in words, a missing bound left out: 14 岁以下 / ages up to
+    14, 60 岁及以上 / ages 60 and over, 18–60 岁 / ages 18–60."""
+    lo, hi = t.min_age.cast("string"), t.max_age.cast("string")
+    if lang == "zh":
+        both = lo.concat("–").concat(hi).concat(" 岁")
+        upto = hi.concat(" 岁以下")
+        over = lo.concat(" 岁及以上")
+    else:
+        both = ibis.literal("ages ").concat(lo).concat("–").concat(hi)
+        upto = ibis.literal("ages up to ").concat(hi)
+        over = ibis.literal("ages ").concat(lo).concat(" and over")
+    return ibis.cases(
+        (t.min_age.notnull() & t.max_age.notnull(), both),
+        (t.max_age.notnull(), upto),
+        (t.min_age.notnull(), over),
+        else_=ibis.literal("-"),
+    )
+
+
+#: Message fields made from several columns, in the message's language.
+COMPUTED_FIELDS = {"age_limit": _age_limit}
 
 
 #: The table behind each input a check or rule may need (what a skipped rule lacks).
@@ -160,9 +240,49 @@ def rule_needs(rule: Rule) -> tuple[str, ...]:
             read |= names_in(text)
     for template in (rule.message.zh, rule.message.en):
         read |= template_fields(template)
-    if (read - set(rule.params)) & set(CATALOG_COLUMNS) and "catalog" not in needs:
+    catalog_names = set(CATALOG_COLUMNS) | set(CATALOG_EXTRA) | {"listed"}
+    if (read - set(rule.params)) & catalog_names and "catalog" not in needs:
         needs = (*needs, "catalog")
     return needs
+
+
+def rule_requires(rule: Rule) -> tuple[str, ...]:
+    """The optional inputs ``rule`` needs beyond :func:`rule_needs`: ``doctors`` (the
+    table), ``claim_times`` (claims with times of day) and optional contract columns
+    (``patients.death_date``, ``catalog.indications`` …), from its check and the names
+    it reads."""
+    out = list(CHECKS[rule.check].requires)
+    read = rule_names(rule)
+    if read & DOCTOR_NAMES:
+        out.append("doctors")
+    out += [OPTIONAL_COLUMNS[n] for n in sorted(read) if n in OPTIONAL_COLUMNS]
+    return tuple(dict.fromkeys(out))
+
+
+def available_inputs(ds: Dataset, x: RuleInputs, wanted: set[str]) -> set[str]:
+    """Which of the optional inputs ``wanted`` the dataset has: a table it holds, claims
+    with times of day, a column it holds with at least one value (a column a source
+    leaves out is read as empty: a rule reading it would run on nothing)."""
+    have: set[str] = set()
+    if "claim_times" in wanted and has_times_of_day(x.claims):
+        have.add("claim_times")
+    by_table: dict[str, list[str]] = {}
+    for need in wanted:
+        if "." in need:
+            table, column = need.split(".", 1)
+            by_table.setdefault(table, []).append(column)
+        elif need in ds:
+            have.add(need)
+    for table, columns in by_table.items():
+        if table not in ds:
+            continue
+        t = ds.table(table)
+        cols = [c for c in columns if c in t.columns]
+        if not cols:
+            continue
+        filled = t.agg(**{c: t[c].count() for c in cols}).execute().iloc[0]
+        have |= {f"{table}.{c}" for c in cols if int(filled[c]) > 0}
+    return have
 
 
 def apply_rules(
@@ -178,20 +298,30 @@ def apply_rules(
         "registrations": x.registrations is not None,
         "catalog": "catalog" in ds,
     }
+    wanted = {need for rule in rules for need in rule_requires(rule)}
+    have = available_inputs(ds, x, wanted) if wanted else set()
     runnable, skipped = [], {}
     for rule in rules:
         lacking = [n for n in rule_needs(rule) if not present[n]]
+        missing = [n for n in rule_requires(rule) if n not in have]
         if lacking:
             skipped[rule.id] = f"needs {NEEDS_TABLES[lacking[0]]}"
+        elif missing:
+            skipped[rule.id] = f"needs {missing[0]}"
         else:
             runnable.append(rule)
-    parts = [rule_hits(rule, x) for rule in runnable]
-    if parts:
-        union = parts[0] if len(parts) == 1 else ibis.union(*parts, distinct=False)
-    else:
-        union = _empty_hits()
-    hits = ds.con.create_table("rule_hits", union, overwrite=True)
+    shared = _with_shared_lines(ds, x, runnable)
+    parts = [rule_hits(rule, shared) for rule in runnable]
+    # One statement per rule into one table: as a single union of sixty rules the engine
+    # spent three times as long (measured over 10M fee lines, benchmarks/rulebase_bench.py)
+    # planning and running it as the rules take one by one over the shared tables.
+    hits = ds.con.create_table("rule_hits", parts[0] if parts else _empty_hits(), overwrite=True)
+    for part in parts[1:]:
+        ds.con.insert("rule_hits", part)
     n = hits.count().execute()
+    if shared.lines is not x.lines:
+        # the hits are a table of their own: the shared lines are not needed any more
+        ds.con.drop_table(shared.lines.get_name(), force=True)
     log.info(
         "rules: %d run, %d skipped, %s hits (%.1f s)",
         len(runnable),
@@ -204,10 +334,32 @@ def apply_rules(
     return RuleRun(hits, list(runnable), skipped)
 
 
+def _with_shared_lines(ds: Dataset, x: RuleInputs, rules: Sequence[Rule]) -> RuleInputs:
+    """``x`` with its fee lines computed once into a temporary table, with every catalog
+    fact and claim column the ``rules`` read beyond the window's lines.
+
+    Fee lines are the widest input: left lazy, each rule that reads them would join the
+    claim items to their claims and catalog entries again (some forty rules do). Done
+    only when more than one rule reads fee lines."""
+    if x.lines is None:
+        return x
+    readers = [r for r in rules if "lines" in CHECKS[r.check].needs]
+    if len(readers) < 2:
+        return x
+    names: set[str] = set()
+    for rule in readers:
+        names |= rule_names(rule) | set(CHECKS[rule.check].reads)
+    lines = enriched_lines(x.lines, x, names)
+    shared = ds.con.create_table(f"_rule_lines_{next(_TAGS)}", lines, temp=True)
+    return replace(x, lines=shared)
+
+
 def _empty_hits() -> ir.Table:
     schema = {c: "string" for c in HIT_COLUMNS}
     schema.update(line_no="int64", occurred="timestamp", amount="float64")
-    return ibis.memtable({c: [] for c in HIT_COLUMNS}, schema=ibis.schema(schema))
+    # an Arrow table: an empty pandas frame cannot hold a typed timestamp column
+    arrow = ibis.schema(schema).to_pyarrow()
+    return ibis.memtable(arrow.empty_table())
 
 
 # ------------------------------------------------------------------ aggregates

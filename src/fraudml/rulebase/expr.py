@@ -52,6 +52,24 @@ def _fn_days_between(a: ir.Value, b: ir.Value) -> ir.Value:
     return a.date().delta(b.date(), unit="day")
 
 
+def _fn_in_list(value: ir.Value, listed: ir.Value) -> ir.Value:
+    """Whether ``value`` is one of the ``;``-separated codes of ``listed`` (a catalog's
+    ``incompatible_with``, a practitioner's ``registered_departments``)."""
+    wrapped = ibis.literal(";").concat(listed.replace(" ", "")).concat(";")
+    return wrapped.contains(ibis.literal(";").concat(value.cast("string")).concat(";"))
+
+
+def _fn_any_prefix(value: ir.Value, prefixes: ir.Value) -> ir.Value:
+    """Whether ``value`` starts with one of the ``;``-separated ``prefixes`` (ICD-10
+    indications: ``I10;I11`` covers ``I10`` and ``I11.9``)."""
+    pattern = (
+        ibis.literal("^(")
+        .concat(prefixes.replace(" ", "").replace(".", "\\.").replace(";", "|"))
+        .concat(")")
+    )
+    return value.cast("string").re_search(pattern)
+
+
 #: Functions a rule may call.
 FUNCTIONS: dict[str, Callable[..., ir.Value]] = {
     "date": _fn_date,
@@ -61,6 +79,9 @@ FUNCTIONS: dict[str, Callable[..., ir.Value]] = {
     "startswith": lambda x, prefix: x.startswith(prefix),
     "lower": lambda x: x.lower(),
     "upper": lambda x: x.upper(),
+    "iif": lambda cond, then, otherwise: _as_bool(cond).ifelse(then, otherwise),
+    "in_list": _fn_in_list,
+    "any_prefix": _fn_any_prefix,
 }
 
 
@@ -194,12 +215,23 @@ def _compare(op_node: ast.cmpop, left: Any, right: Any, text: str) -> ir.Boolean
     return op(_as_value(left), _as_value(right))
 
 
-def render(template: str, table: ir.Table, params: Mapping[str, Any] | None = None) -> ir.Value:
+def render(
+    template: str,
+    table: ir.Table,
+    params: Mapping[str, Any] | None = None,
+    labels: Mapping[str, Callable[[ir.Value], ir.Value]] | None = None,
+    computed: Mapping[str, Callable[[ir.Table], ir.Value]] | None = None,
+) -> ir.Value:
     """A message per row from ``template``: ``{name}`` fields are columns or parameters.
 
-    Numbers are rounded to two decimals; missing values print as ``-``.
+    Numbers are rounded to two decimals; missing values print as ``-``. A column named in
+    ``labels`` is shown through its function (a code in the message's language); a field
+    named in ``computed`` is made from the row by its function (a range with a missing
+    bound in words).
     """
     params = dict(params or {})
+    labels = dict(labels or {})
+    computed = dict(computed or {})
     parts: list[ir.StringValue] = []
     for literal, field, spec, _conv in string.Formatter().parse(str(template)):
         if literal:
@@ -210,6 +242,12 @@ def render(template: str, table: ir.Table, params: Mapping[str, Any] | None = No
             raise RuleExpressionError(f"format specs are not supported: {{{field}:{spec}}}")
         if field in params:
             parts.append(ibis.literal(str(params[field])))
+            continue
+        if field in computed:
+            parts.append(as_text(computed[field](table)))
+            continue
+        if field in labels and field in table.columns:
+            parts.append(as_text(labels[field](table[field])))
             continue
         if field not in table.columns:
             raise RuleExpressionError(

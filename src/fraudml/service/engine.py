@@ -38,7 +38,13 @@ from fraudml.contract import (
     Table,
 )
 from fraudml.rulebase import CHECKS, HIT_COLUMNS, Rule
-from fraudml.rulebase.engine import NEEDS_TABLES, rule_hits, rule_inputs, rule_needs
+from fraudml.rulebase.engine import (
+    NEEDS_TABLES,
+    rule_hits,
+    rule_inputs,
+    rule_needs,
+    rule_requires,
+)
 from fraudml.window import Window
 
 log = logging.getLogger(__name__)
@@ -65,6 +71,8 @@ SQL_TYPE = {
 #: Why a provider-level rule is not served: it compares a provider with its peers over a
 #: period, which one claim cannot answer.
 PROVIDER_LEVEL = "provider-level: compares a provider with its peers over a period (make rules)"
+#: Why a rule comparing a claim with other patients' claims over a period is not served.
+POPULATION = "population: compares with other patients' claims over a period (make rules)"
 
 
 def column_types(table: Table) -> dict[str, str]:
@@ -161,13 +169,32 @@ class OnlineRules:
             "registrations": registrations,
             "catalog": "catalog" in reference,
         }
+        # optional inputs: the doctors table (the service has none) and optional columns
+        # with a value in the reference or history tables
+        have: set[str] = set()
+        tables = set(raw.execute("SHOW TABLES").df().name)
+        for need in sorted({n for rule in rules for n in rule_requires(rule)}):
+            table, _, column = need.partition(".")
+            source = {"catalog": "h_catalog", "patients": "h_patients"}.get(table)
+            if (
+                column
+                and source in tables
+                and raw.execute(f'SELECT count("{column}") FROM {source}').fetchone()[0]
+            ):
+                have.add(need)
         served, skipped = [], {}
         for rule in rules:
+            check = CHECKS[rule.check]
             lacking = [n for n in rule_needs(rule) if not present[n]]
-            if CHECKS[rule.check].level != "claim":
+            missing = [n for n in rule_requires(rule) if n not in have]
+            if check.level != "claim":
                 skipped[rule.id] = PROVIDER_LEVEL
+            elif check.population:
+                skipped[rule.id] = POPULATION
             elif lacking:
                 skipped[rule.id] = f"needs {NEEDS_TABLES[lacking[0]]}"
+            elif missing:
+                skipped[rule.id] = f"needs {missing[0]}"
             else:
                 served.append(rule)
         x = rule_inputs(data, Window())  # type: ignore[arg-type]

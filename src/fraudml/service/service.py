@@ -120,6 +120,8 @@ class Service:
         """
         settings = settings or ServiceSettings()
         unlisted = _unlisted_rule(settings.unlisted)
+        if unlisted is not None and any(r.id == unlisted.id for r in base):
+            unlisted = None  # the rule base carries 目录外 itself (conf/rules/catalog.yaml)
         audit = AuditLog(settings.audit) if settings.audit is not None else None
         if ds is not None:
             con, owns = ds.con, False

@@ -190,7 +190,61 @@ _ITEMS: list[tuple] = [
     ("HB002", "中药饮片(当归)", "herbal", 4.2, {"max_daily": 30}),
     ("HB003", "中药饮片(人参)", "herbal", 28.0, {"max_daily": 15}),
     ("OT001", "救护车费", "other", 150.0, {"max_daily": 2}),
+    # appended after the original list, so that every earlier item keeps its position (the
+    # trace codes are numbered by it): the parts of the liver-function panel LB003, billed
+    # apart by 分解收费, and calcium gluconate, not to be given with ceftriaxone (XD014)
+    ("LB014", "谷丙转氨酶", "lab", 25.0, {"max_daily": 1}),
+    ("LB015", "谷草转氨酶", "lab", 25.0, {"max_daily": 1}),
+    ("LB016", "总胆红素", "lab", 20.0, {"max_daily": 1}),
+    ("LB017", "血清白蛋白", "lab", 18.0, {"max_daily": 1}),
+    ("XD026", "葡萄糖酸钙注射液", "western_drug", 5.0, {"max_daily": 4}),
+    ("LB018", "血常规(五分类)", "lab", 35.0, {"max_daily": 2}),
 ]
+
+#: The catalog facts of the national smart-monitoring rules (contract columns of
+#: ``catalog``), item by item. Legitimate care (:mod:`fraudml.synth.care`) keeps to them;
+#: the schemes and :mod:`fraudml.synth.national` break them.
+NATIONAL_FACTS: dict[str, dict[str, object]] = {
+    # 限适应症: ICD-10 prefixes
+    "TR003": {"indications": "N18;N19"},
+    "XD016": {"indications": "N18"},
+    "XD017": {"indications": "C", "days_per_unit": 14.0},
+    "XD018": {"indications": "C", "days_per_unit": 14.0},
+    "XD019": {"indications": "C", "days_per_unit": 14.0},
+    "XD021": {"indications": "C;K70;K74;R18;E88"},
+    # children-only and adults-only items
+    "XD015": {"age_group": "child"},
+    "TR011": {"age_group": "child"},
+    "XD023": {"age_group": "adult"},
+    "TR012": {"age_group": "adult"},
+    # days of supply of the drugs most resold (超量开药, 重复开药)
+    "XD005": {"indications": "E10;E11;E13;E14;O24"},
+    "XD007": {"days_per_unit": 7.0},
+    "ZC004": {"days_per_unit": 3.0},
+    # courses (超疗程)
+    "TR004": {"max_course_days": 90},
+    "TR006": {"max_course_days": 90},
+    # sibling codes: the dearer one stands in for the cheaper (串换)
+    "LB001": {"sibling_group": "血常规"},
+    "LB018": {"sibling_group": "血常规"},
+    # the liver-function panel and its parts (分解收费)
+    "LB014": {"bundle_of": "LB003"},
+    "LB015": {"bundle_of": "LB003"},
+    "LB016": {"bundle_of": "LB003"},
+    "LB017": {"bundle_of": "LB003"},
+    # 配伍禁忌: ceftriaxone and calcium
+    "XD014": {"incompatible_with": "XD026"},
+    "XD026": {"incompatible_with": "XD014"},
+}
+_FACT_TYPES = {
+    "indications": "string",
+    "age_group": "string",
+    "days_per_unit": "Float64",
+    "max_course_days": "Int64",
+    "sibling_group": "string",
+    "bundle_of": "string",
+    "incompatible_with": "string",
+}
 
 #: Categories of fee lines that are drug packs and can carry a trace code.
 DRUG_CATEGORIES = ("western_drug", "patent_drug")
@@ -226,6 +280,7 @@ def synthetic_catalog(price_level: float = 1.0) -> pd.DataFrame:
                 "max_daily_quantity": float(r["max_daily"]) if "max_daily" in r else None,
                 "inpatient_only": bool(r.get("inpatient_only", False)),
                 "min_provider_level": r.get("min_level"),
+                **{k: NATIONAL_FACTS.get(code, {}).get(k) for k in _FACT_TYPES},
                 "ref_price": price,
                 "tag": r.get("tag"),
             }
@@ -236,4 +291,22 @@ def synthetic_catalog(price_level: float = 1.0) -> pd.DataFrame:
     frame["max_daily_quantity"] = frame["max_daily_quantity"].astype("Float64")
     frame["gender"] = frame["gender"].astype("string")
     frame["tag"] = frame["tag"].astype("string")
-    return frame
+    for col, dtype in _FACT_TYPES.items():
+        frame[col] = frame[col].astype(dtype)
+    # the catalog's columns in the contract's order, the simulator's own two at the end
+    return frame[[*_CONTRACT_ORDER, "ref_price", "tag"]]
+
+
+_CONTRACT_ORDER = (
+    "item_code",
+    "name",
+    "item_category",
+    "price_cap",
+    "gender",
+    "min_age",
+    "max_age",
+    "max_daily_quantity",
+    "inpatient_only",
+    "min_provider_level",
+    *_FACT_TYPES,
+)

@@ -7,6 +7,7 @@ batches into contract tables (ids by time, line numbers, totals, payment split).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -174,15 +175,24 @@ class Ledger:
         category: np.ndarray | None = None,
         trace: np.ndarray | bool = False,
         trace_code: np.ndarray | None = None,
+        unlisted: bool = False,
     ) -> None:
         """Fee lines for ``claim`` refs; prices follow the catalog and hospital level.
 
         ``trace`` marks drug lines that carry one pack with a newly minted trace code;
-        ``trace_code`` gives codes explicitly (a pack sold a second time).
+        ``trace_code`` gives codes explicitly (a pack sold a second time). ``unlisted``
+        codes are in no catalog entry: ``unit_price`` and ``category`` are then required.
         """
         n = len(claim)
         codes = np.broadcast_to(np.asarray(item_code, dtype=object), (n,))
-        idx = self.codes_index(codes) if n else np.zeros(0, int)
+        if unlisted:
+            # codes in no catalog entry (目录外): priced and classed by the caller
+            if unit_price is None or category is None:
+                raise ValueError("items outside the catalog need their unit_price and category")
+            idx = np.zeros(n, int)
+            trace = False
+        else:
+            idx = self.codes_index(codes) if n else np.zeros(0, int)
         qty = np.broadcast_to(np.asarray(quantity, dtype=float), (n,)).copy()
         if unit_price is None:
             unit_price = np.round(self.ref_price[idx] * self.price_factor[provider], 2)
@@ -213,6 +223,14 @@ class Ledger:
                 "trace_code": codes_out,
             }
         )
+
+    def drop_items(self, keep: Callable[[dict[str, np.ndarray]], np.ndarray]) -> None:
+        """Keep the fee lines of each batch for which ``keep(batch)`` is true."""
+        for b in self._items:
+            mask = np.asarray(keep(b), dtype=bool)
+            if not mask.all():
+                for k in _ITEM_KEYS:
+                    b[k] = b[k][mask]
 
     def items_frame(self) -> pd.DataFrame:
         """Fee lines so far (for schemes that copy or resell them)."""

@@ -15,6 +15,13 @@ import pandas as pd
 from fraudml.synth.care import simulate_care
 from fraudml.synth.catalog import synthetic_catalog
 from fraudml.synth.ledger import Ledger
+from fraudml.synth.national import (
+    coherent_care,
+    deaths,
+    plant_national,
+    registered_departments,
+    suspensions,
+)
 from fraudml.synth.schemes import SCHEMES, Context, SchemeConfig
 from fraudml.synth.world import PROVIDER_MIX, build_world, chronic_registrations
 
@@ -95,6 +102,15 @@ def simulate(cfg: SimulationConfig) -> dict[str, pd.DataFrame]:
         ctx = Context(ledger, ledger.rng, delay=tuple(cfg.label_delay_days))
         plant(ctx, scheme_cfg)
         labels += ctx.labels
+    # the national rules' facts and cases: a stream of their own, drawn after everything
+    # above, so that every earlier draw of the city stays as it was
+    (national_seed,) = seeds.spawn(1)
+    national_rng = np.random.default_rng(national_seed)
+    coherent_care(ledger)
+    dead = deaths(ledger, national_rng)
+    suspended = suspensions(ledger, national_rng)
+    registered = registered_departments(ledger)
+    labels += plant_national(ledger, national_rng, cfg.schemes, dead, suspended)
     claims, items, claim_schemes = ledger.finish()
     log.info(
         "claims %s, fee lines %s (%.1f s)",
@@ -103,12 +119,21 @@ def simulate(cfg: SimulationConfig) -> dict[str, pd.DataFrame]:
         time.perf_counter() - t,
     )
     label_rng = np.random.default_rng(label_seed)
+    patients = world.patients.copy()
+    death = pd.Series(pd.NaT, index=patients.index, dtype="datetime64[s]")
+    death.iloc[dead.index.to_numpy()] = dead.to_numpy()
+    patients["death_date"] = death.dt.date
+    doctors = world.doctors[["doctor_id", "provider_id", "role", "department"]].copy()
+    doctors["registered_departments"] = doctors.doctor_id.map(registered)
+    stop = suspended.set_index("doctor")
+    for col in ("suspended_from", "suspended_to"):
+        doctors[col] = pd.to_datetime(doctors.doctor_id.map(stop[col])).dt.date
     tables = {
-        "patients": world.patients,
+        "patients": patients,
         "providers": world.providers[
             ["provider_id", "provider_type", "level", "region", "beds", "name"]
         ],
-        "doctors": world.doctors[["doctor_id", "provider_id", "role", "department"]],
+        "doctors": doctors,
         "catalog": catalog.drop(columns=["ref_price", "tag"]),
         "claims": claims,
         "claim_items": items,
