@@ -31,7 +31,7 @@ engine_arg = $(if $(ENGINE),engine=$(ENGINE))
 SOURCE ?= medicare
 SRC    ?= ../shared/realdata/medicare-kaggle
 
-.PHONY: help setup pdf browser demo data import validate profiles rules train quality closed-loop real-data mlflow-ui score serve feedback ledger monitor test lint bench clean
+.PHONY: help setup pdf java browser demo data import validate profiles rules train quality closed-loop real-data mlflow-ui score serve feedback ledger monitor test lint bench clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -55,6 +55,13 @@ pdf:
 	@fc-list 2>/dev/null | grep "Noto Sans CJK" >/dev/null && ldconfig -p | grep libpangoft2-1.0 >/dev/null || { \
 		echo "setup: installing Debian's $(PDF_PACKAGES) for the PDF case packs"; \
 		$(call apt_install,$(PDF_PACKAGES)); }
+
+# engine=spark needs a Java runtime: Debian's OpenJDK when none is found (the Spark
+# parity tests run in make test)
+java:
+	@command -v java >/dev/null || { \
+		echo "setup: installing Debian's openjdk-17-jre-headless for engine=spark"; \
+		$(call apt_install,openjdk-17-jre-headless); }
 
 browser: pdf
 	@command -v chromium >/dev/null || { \
@@ -119,8 +126,8 @@ ledger: setup ## Practitioners' points ledger (驾照式记分) and providers' c
 monitor: setup ## The monitoring report (动态监测专报) of DATA for FROM..UNTIL into OUT (HTML and XLSX)
 	$(FRAUDML) monitor data.path=$(DATA) $(out_arg) $(period_args) $(engine_arg) $(ARGS)
 
-test: setup browser ## Run the test suite (installs Chromium for the report test when missing)
-	$(BIN)/python -m pytest -q $(ARGS)
+test: setup browser java ## Run the test suite in two processes (installs Chromium, Pango and a JDK when missing)
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile $(ARGS)
 
 lint: setup ## ruff check and format check
 	$(BIN)/ruff check src tests benchmarks

@@ -418,12 +418,29 @@ def bench_train(n_lines: int) -> list[str]:  # the city size is fixed, not n_lin
     ]
 
 
+def bench_spark(n_lines: int) -> list[str]:  # the committed city, whatever n_lines
+    """Spark-local beside DuckDB on the committed city, every output compared
+    (:mod:`benchmarks.spark_bench`)."""
+    from benchmarks.spark_bench import section
+
+    return section()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--lines", type=int, default=10_000_000, help="fee lines (default 10M)")
     parser.add_argument(
         "--only",
-        choices=["validate", "simulate", "profiles", "rules", "network", "service", "train"],
+        choices=[
+            "validate",
+            "simulate",
+            "profiles",
+            "rules",
+            "network",
+            "service",
+            "train",
+            "spark",
+        ],
         action="append",
         help="run only these sections (repeatable); default all",
     )
@@ -437,6 +454,7 @@ def main() -> None:
         "network",
         "service",
         "train",
+        "spark",
     ]
     runners = {
         "validate": bench_validate,
@@ -446,6 +464,7 @@ def main() -> None:
         "network": bench_network,
         "service": bench_service,
         "train": bench_train,
+        "spark": bench_spark,
     }
     sections = [row for name in chosen for row in runners[name](args.lines)]
     doc = [

@@ -33,6 +33,8 @@ def _read(root: Path, name: str) -> pd.DataFrame:
 def _column_faults(df: pd.DataFrame, name: str) -> pd.Series:
     bad = pd.Series(False, index=df.index)
     for col in TABLES_BY_NAME[name].columns:
+        if col.name not in df and col.nullable:
+            continue  # an optional column the data does not carry: read as empty
         s = df[col.name]
         if not col.nullable:
             bad |= s.isna()

@@ -301,8 +301,12 @@ def test_train_command_registers_champions_in_the_given_tracking_store(
         assert store.promote(name, forced, 0.5, force=True)[0] is True
     assert str(client.get_model_version_by_alias(name, "champion").version) == forced
     assert ns == "default" and store.namespace("city 2024/11") == "city-2024-11"
+    # the forced patient version is its champion; the other types keep their first
     assert store.namespaces() == {
-        "default": {e: "1" for e in ("doctor", "patient", "provider", "stay", "visit")}
+        "default": {
+            e: (forced if e == "patient" else "1")
+            for e in ("doctor", "patient", "provider", "stay", "visit")
+        }
     }
 
 

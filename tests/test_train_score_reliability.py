@@ -701,6 +701,8 @@ def test_two_identical_scores_give_identical_leads_and_evidence(trained, tmp_pat
     status = pd.DataFrame({"doctor_id": doctor_ids, "status": "watch"})
     status.loc[0, "status"] = "suspended"
     status.to_parquet(tmp_path / "status.parquet")
+    credit = pd.DataFrame({"provider_id": ["H1", "H2"], "grade": ["A", "D"], "score": [96.0, 41.5]})
+    credit.to_parquet(tmp_path / "credit.parquet")  # beside the status, as make ledger writes
     for out in outs:
         args = _score_args(trained["data"], trained, out, *period)
         assert main([*args, f"leads.ledger={tmp_path / 'status.parquet'}"]) == 0
@@ -711,6 +713,12 @@ def test_two_identical_scores_give_identical_leads_and_evidence(trained, tmp_pat
     doctors = leads.loc["doctor"]
     expected = doctors.index.map(lambda d: "suspended" if d == doctor_ids[0] else "watch")
     assert doctors.practitioner_mark.tolist() == list(expected)
+    sheet = openpyxl.load_workbook(outs[0] / "report.xlsx")["信用评价"]
+    assert [[c.value for c in row] for row in sheet.iter_rows()] == [
+        ["定点机构编号", "信用等级", "信用分"],
+        ["H1", "A", 96],
+        ["H2", "D", 41.5],
+    ]
     evidence = pd.read_parquet(outs[0] / "evidence.parquet")
     assert len(evidence) > 20
     for _, lead in evidence.groupby(["lead_type", "lead_id"], sort=False):

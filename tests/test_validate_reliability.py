@@ -425,7 +425,7 @@ def test_implausible_dates_are_warned_about_and_kept(make_dataset, monkeypatch):
     with load(make_dataset(edit)) as ds:
         assert ds.reconciliation.quarantined == 0
         assert ds.reconciliation["claims"].accepted == 4
-        implausible = [w for w in ds.warnings if "implausible" in w]
+        implausible = [w for w in ds.warnings if "(implausible dates" in w]
         assert implausible == [
             "patients.birth_date: 1 row before 1900-01-01 (implausible dates, kept; check how "
             "the source writes dates)",

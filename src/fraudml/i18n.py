@@ -354,6 +354,19 @@ HEADERS: Mapping[str, tuple[str, str]] = {
     "scheme": ("违规类型", "scheme"),
     "decided_at": ("结论日期", "decided at"),
     "amount_recovered": ("追回金额", "amount recovered"),
+    # the providers' credit rating (make ledger's credit table)
+    "grade": ("信用等级", "grade"),
+    "credit_score": ("信用分", "credit score"),
+    "verdicts": ("核查结论数", "verdicts"),
+    "recovered_percent": ("追回占基金支付 %", "recovered, % of fund paid"),
+    "hits_per_100_claims": ("每百笔结算规则命中", "rule hits per 100 claims"),
+    "suspended": ("暂停资格医师数", "practitioners suspended"),
+    "terminated": ("终止资格医师数", "practitioners terminated"),
+    "deduct_verdicts": ("扣分：核查结论", "deducted: verdicts"),
+    "deduct_recovered": ("扣分：追回金额", "deducted: recoveries"),
+    "deduct_hits": ("扣分：规则命中", "deducted: rule hits"),
+    "deduct_practitioners": ("扣分：医师资格", "deducted: practitioners"),
+    "as_of": ("评价截至", "as of"),
     "responsible": ("责任人", "responsible"),
     "points": ("记分", "points"),
     "source": ("线索来源", "source"),
@@ -369,6 +382,7 @@ SHEETS: Mapping[str, tuple[str, str]] = {
     "groups": ("团伙成员", "groups"),
     "group_evidence": ("团伙证据", "group_evidence"),
     "guide": ("说明", "guide"),
+    "credit": ("信用评价", "credit rating"),
 }
 
 #: units of the feature registry (its Chinese unit) → (zh singular/plural, en singular,

@@ -195,6 +195,7 @@ def load_dataset(
     memory_limit: str | None = "3GB",
     threads: int | None = None,
     cache: str | Path | None = None,
+    engine: EngineSettings | None = None,
 ) -> Dataset:
     """Read, validate and quarantine a dataset directory written to the data contract.
 
@@ -239,9 +240,37 @@ def load_dataset(
     OutputError
         When ``out`` may not be written (checked before anything is read).
     SettingError
-        On a memory limit or thread count DuckDB would not take.
+        On a memory limit or thread count DuckDB would not take, or ``engine=spark``
+        where Spark cannot start (its session is started before any file is read).
+
+    Notes
+    -----
+    ``engine`` (its memory limit and threads take the place of ``memory_limit`` and
+    ``threads``) with ``name="spark"``: validation runs on DuckDB as always (the same
+    counts, quarantine files and ``validation.json``), then the accepted tables are handed
+    to a Spark session (:func:`fraudml.engine.spark.on_spark`) and the dataset's tables
+    are Spark's.
     """
-    engine = EngineSettings(memory_limit=memory_limit, threads=threads)
+    if engine is None:
+        engine = EngineSettings(memory_limit=memory_limit, threads=threads)
+    if engine.spark_engine:
+        from fraudml.engine import spark
+
+        # at start-up, before a single file is read: Java, pyspark and the master answer
+        spark.session(engine)
+        ds = _load_on_duckdb(path, out, encoding, database, engine, cache)
+        return spark.on_spark(ds, engine)
+    return _load_on_duckdb(path, out, encoding, database, engine, cache)
+
+
+def _load_on_duckdb(
+    path: str | Path,
+    out: str | Path | OutputClaim | None,
+    encoding: str,
+    database: str | Path | None,
+    engine: EngineSettings,
+    cache: str | Path | None,
+) -> Dataset:
     root = Path(path)
     if not root.is_dir():
         raise ContractError(f"{root}: dataset directory not found (expected a directory of tables)")

@@ -120,6 +120,14 @@ def read_status(path: str | Path) -> pd.DataFrame:
     return status
 
 
+def read_credit(path: str | Path) -> pd.DataFrame | None:
+    """The providers' credit rating ``make ledger`` wrote beside the status (its folder's
+    ``credit.parquet``), for the report's credit sheet; ``None`` when there is none."""
+    path = Path(path)
+    file = (path if path.is_dir() else path.parent) / "credit.parquet"
+    return pd.read_parquet(file) if file.is_file() else None
+
+
 @dataclass(frozen=True)
 class Refusal:
     """Why a claim is refused: its practitioner's status at the claim's time."""

@@ -201,6 +201,7 @@ def write_xlsx(
     *,
     lang: str | None = None,
     rule_names: Mapping[str, tuple[str, str]] | None = None,
+    credit: pd.DataFrame | None = None,
 ) -> None:
     """The spreadsheet: leads and evidence, the deduction list (扣款清单: every definite
     violation, and its total per provider), and the group leads' members and proof when
@@ -224,6 +225,9 @@ def write_xlsx(
         ("deductions", deductions),
         ("groups", groups),
         ("group_evidence", group_evidence),
+        # the providers' credit rating (信用评价) from make ledger: its score is a credit
+        # score, not a risk score
+        ("credit", None if credit is None else credit.rename(columns={"score": "credit_score"})),
     )
     for key, frame in extra:
         if frame is None:

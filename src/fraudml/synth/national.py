@@ -226,9 +226,11 @@ def plant_national(
     schemes: Mapping[str, SchemeConfig],
     dead: pd.Series,
     suspended: pd.DataFrame,
+    price_level: float = 1.0,
 ) -> list[dict]:
     """The national rules' cases (:data:`NATIONAL_SCHEMES`), each with the scheme it is
-    planted with; returns the entity labels (claims are tagged on the ledger)."""
+    planted with; returns the entity labels (claims are tagged on the ledger). Prices of
+    items outside the catalog follow the city's ``price_level``, as the catalog does."""
     w = ledger.world
     on = {k: v for k, v in schemes.items() if v.prevalence > 0}
     plants: dict[str, _Plant] = {}
@@ -508,7 +510,7 @@ def plant_national(
             1.0,
             refs.admit + np.timedelta64(1200, "s"),
             provider=refs.provider,
-            unit_price=np.full(n, 80.0),
+            unit_price=np.full(n, round(80.0 * price_level, 2)),
             category=np.full(n, "treatment", dtype=object),
             unlisted=True,
         )

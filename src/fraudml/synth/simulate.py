@@ -110,7 +110,7 @@ def simulate(cfg: SimulationConfig) -> dict[str, pd.DataFrame]:
     dead = deaths(ledger, national_rng)
     suspended = suspensions(ledger, national_rng)
     registered = registered_departments(ledger)
-    labels += plant_national(ledger, national_rng, cfg.schemes, dead, suspended)
+    labels += plant_national(ledger, national_rng, cfg.schemes, dead, suspended, cfg.price_level)
     claims, items, claim_schemes = ledger.finish()
     log.info(
         "claims %s, fee lines %s (%.1f s)",

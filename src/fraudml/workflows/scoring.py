@@ -18,7 +18,7 @@ from fraudml.errors import ModelError
 from fraudml.features import FEATURE_SET_VERSION, Window
 from fraudml.features.build import dropped_summary
 from fraudml.io.atomic import write_json
-from fraudml.loop.marks import lead_practitioners, mark_leads, read_status
+from fraudml.loop.marks import lead_practitioners, mark_leads, read_credit, read_status
 from fraudml.models.risk import EntityModel
 from fraudml.report.casepack import casepack_html, check_pdf_printer, pack_name, write_pdf
 from fraudml.report.inputs import fee_lines, fund_paid_by_entity, period_claims
@@ -137,6 +137,7 @@ def score(
     settings = settings or ScoreSettings()
     report = report or ReportSettings()
     status = read_status(settings.ledger) if settings.ledger is not None else None
+    credit = read_credit(settings.ledger) if settings.ledger is not None else None
     if report.case_packs and out is not None:
         check_pdf_printer()
     if period.start is None and period.end is None:
@@ -305,6 +306,7 @@ def score(
                     group_evidence=group_proof,
                     lang=settings.lang,
                     rule_names=rule_names,
+                    credit=credit,
                 )
                 timings["report_xlsx"] = time.perf_counter() - t0
                 t0 = time.perf_counter()

@@ -53,9 +53,8 @@ def validate(
         out=out,
         encoding=encoding,
         database=database,
-        memory_limit=engine.memory_limit,
-        threads=engine.threads,
         cache=cache,
+        engine=engine,
     )
     for warning in ds.warnings:
         log.warning("%s", warning)

@@ -1,0 +1,1 @@
+"""Where the pipelines run after validation: DuckDB (embedded) or Spark (:mod:`.spark`)."""
