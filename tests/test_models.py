@@ -191,37 +191,10 @@ def _small_training(root: Path):
         )
 
 
-def _first_patients(city: Path, root: Path, n_patients: int) -> Path:
-    """The first ``n_patients`` of ``city`` with their claims, fee lines and labels (the
-    providers, doctors and catalog whole): the same world, a third of the work."""
-    root.mkdir(parents=True)
-    patients = pd.read_parquet(city / "patients.parquet").head(n_patients)
-    claims = pd.read_parquet(city / "claims.parquet")
-    claims = claims[claims.patient_id.isin(patients.patient_id)]
-    items = pd.read_parquet(city / "claim_items.parquet")
-    labels = pd.read_parquet(city / "labels.parquet")
-    keep = labels.entity_type.isin(["provider", "doctor"]) | labels.entity_id.isin(
-        set(patients.patient_id) | set(claims.claim_id)
-    )
-    tables = {
-        "patients": patients,
-        "claims": claims,
-        "claim_items": items[items.claim_id.isin(claims.claim_id)],
-        "labels": labels[keep],
-    }
-    for name, frame in tables.items():
-        frame.to_parquet(root / f"{name}.parquet", index=False)
-    for path in city.glob("*.parquet"):
-        if path.stem not in tables:
-            shutil.copy(path, root / path.name)
-    return root
-
-
 @pytest.mark.slow
 def test_a_label_decided_after_until_changes_nothing(city_root, tmp_path):
     """Same data, seed and config give identical scores; labels decided after UNTIL are
     invisible to training, while the same labels dated before UNTIL do change it."""
-    city_root = _first_patients(city_root, tmp_path / "city", 2500)
     reference = _small_training(city_root)
     labels = pd.read_parquet(city_root / "labels.parquet")
     labelled = set(labels[labels.entity_type == "patient"].entity_id)
