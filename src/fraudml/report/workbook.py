@@ -17,22 +17,12 @@ from pathlib import Path
 import pandas as pd
 
 from fraudml.i18n import CODES, HEADERS, LANGS, code_label, header, sheet_name, text
+from fraudml.loop.verdicts import COLUMNS as VERDICT_FILE_COLUMNS
 from fraudml.report.safety import naive_times, neutralise, text_cells, xlsx_cell
 from fraudml.scoring.leads import work_order
 
-#: the columns ``make feedback`` reads (fraudml.loop.verdicts.COLUMNS), in order
-VERDICT_COLUMNS = (
-    "entity_type",
-    "entity_id",
-    "verdict",
-    "scheme",
-    "decided_at",
-    "amount_recovered",
-    "responsible",
-    "points",
-    "source",
-    "note",
-)
+#: the columns ``make feedback`` reads, in its order: the verdicts file's own list
+VERDICT_COLUMNS = VERDICT_FILE_COLUMNS
 #: the leads sheet of an auditor's spreadsheet, in order (``entity_id`` stays column B)
 LEAD_SHEET = (
     "entity_type",
