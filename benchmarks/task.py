@@ -49,13 +49,6 @@ def main() -> None:
         from benchmarks import service_bench
 
         result = service_bench.run(Path(args[0]), Path(args[1]))
-    elif func.startswith("rules_"):
-        from benchmarks import rules_bench
-
-        if func == "rules_fraudml":
-            result = rules_bench.run_fraudml(Path(args[0]), Path(args[1]))
-        else:
-            result = rules_bench.run_sql(Path(args[1]))
     elif func.startswith("train_"):
         from benchmarks import train_bench
 
