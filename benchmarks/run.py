@@ -426,63 +426,130 @@ def bench_spark(n_lines: int) -> list[str]:  # the committed city, whatever n_li
     return section()
 
 
+def bench_scale(n_lines: int) -> list[str]:
+    """A city of ``n_lines`` generated in parts, validated, profiled and ruled out of core
+    (:mod:`benchmarks.scale_bench`), beside the other sizes measured."""
+    from benchmarks.scale_bench import section
+
+    return section(n_lines)
+
+
+RUNNERS = {
+    "validate": bench_validate,
+    "simulate": bench_simulate,
+    "profiles": bench_profiles,
+    "rules": bench_rules,
+    "network": bench_network,
+    "service": bench_service,
+    "train": bench_train,
+    "spark": bench_spark,
+    "scale": bench_scale,
+}
+#: What ``make bench`` runs at its default size; ``scale`` runs when asked for (``--only
+#: scale``) or beyond :data:`LARGE`, where it is all that runs: the other sections simulate
+#: the whole city at once, which does not fit one machine there.
+DEFAULT = ["validate", "simulate", "profiles", "rules", "network", "service", "train", "spark"]
+LARGE = 20_000_000
+#: How each section's first heading begins: finds the sections of a document written
+#: before the section markers were.
+HEADINGS = {
+    "validate": "### Validation of",
+    "simulate": "### Simulating a city",
+    "profiles": "### Profiles from",
+    "rules": "### The rule base over",
+    "network": "### Groups (",
+    "service": "### Checks before settlement",
+    "train": "### Training on a",
+    "spark": "### engine=spark beside",
+    "scale": "### Out of core on one machine",
+}
+
+
+def _marker(name: str, end: bool = False) -> str:
+    return f"<!-- {'/' if end else ''}section: {name} -->"
+
+
+def split_sections(text: str) -> tuple[list[str], dict[str, list[str]]]:
+    """``text`` (docs/benchmarks.md) as its header and its sections' lines, by name.
+
+    Sections are marked (``<!-- section: NAME -->`` … ``<!-- /section: NAME -->``); in an
+    unmarked document a section runs from its first heading (:data:`HEADINGS`) to the next.
+    """
+    header: list[str] = []
+    sections: dict[str, list[str]] = {}
+    current: str | None = None
+    for line in text.splitlines():
+        opened = next((n for n in RUNNERS if line == _marker(n)), None)
+        closed = next((n for n in RUNNERS if line == _marker(n, end=True)), None)
+        begins = next((n for n, h in HEADINGS.items() if line.startswith(h)), None)
+        if opened is not None:
+            current = opened
+            sections[current] = []
+        elif closed is not None:
+            current = None
+        elif begins is not None and (current is None or begins != current):
+            current = begins
+            sections[current] = [line]
+        elif current is not None:
+            sections[current].append(line)
+        elif not sections:
+            header.append(line)
+    return header, sections
+
+
+def compose(header: list[str], sections: dict[str, list[str]]) -> str:
+    """The document: the header, then the sections in :data:`RUNNERS` order, each marked."""
+    body: list[str] = []
+    for name in RUNNERS:
+        if name in sections:
+            lines = list(sections[name])
+            while lines and not lines[-1].strip():
+                lines.pop()
+            body += [_marker(name), *lines, _marker(name, end=True), ""]
+    return "\n".join([*header, *body])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--lines", type=int, default=10_000_000, help="fee lines (default 10M)")
     parser.add_argument(
         "--only",
-        choices=[
-            "validate",
-            "simulate",
-            "profiles",
-            "rules",
-            "network",
-            "service",
-            "train",
-            "spark",
-        ],
+        choices=list(RUNNERS),
         action="append",
-        help="run only these sections (repeatable); default all",
+        help="run only these sections (repeatable) and replace only them in "
+        f"docs/benchmarks.md; default {', '.join(DEFAULT)} (above {LARGE:,} lines: scale)",
     )
     args = parser.parse_args()
     DATA.mkdir(parents=True, exist_ok=True)
-    chosen = args.only or [
-        "validate",
-        "simulate",
-        "profiles",
-        "rules",
-        "network",
-        "service",
-        "train",
-        "spark",
-    ]
-    runners = {
-        "validate": bench_validate,
-        "simulate": bench_simulate,
-        "profiles": bench_profiles,
-        "rules": bench_rules,
-        "network": bench_network,
-        "service": bench_service,
-        "train": bench_train,
-        "spark": bench_spark,
-    }
-    sections = [row for name in chosen for row in runners[name](args.lines)]
-    doc = [
-        "# Benchmarks",
-        "",
-        f"Machine: {machine()}.",
-        f"Command: `make bench` (`python -m benchmarks.run --lines {args.lines}`), "
-        f"run {time.strftime('%Y-%m-%d')}.",
-        "Each row is one child process; peak memory is its maximum resident set size.",
-        "",
-        *sections,
-    ]
-    print("\n".join(doc))
-    if args.only:
-        print("(--only: docs/benchmarks.md left as it was; run without --only to rewrite it)")
-        return
+    chosen = args.only or (["scale"] if args.lines > LARGE else DEFAULT)
+    command = f"python -m benchmarks.run --lines {args.lines}"
+    new = {name: RUNNERS[name](args.lines) for name in chosen}
     target = ROOT / "docs" / "benchmarks.md"
-    target.write_text("\n".join(doc), encoding="utf-8")
+    header, sections = (
+        split_sections(target.read_text(encoding="utf-8")) if target.exists() else ([], {})
+    )
+    whole = set(DEFAULT) <= set(chosen)
+    if whole or not header:
+        header = [
+            "# Benchmarks",
+            "",
+            f"Machine: {machine()}.",
+            f"Command: `make bench` (`{command}`), run {time.strftime('%Y-%m-%d')}.",
+            "Each row is one child process; peak memory is its maximum resident set size.",
+            "",
+        ]
+    for name, rows in new.items():
+        if not whole:  # a section run alone says when and how
+            rows = [
+                *rows,
+                f"_Section run alone: `{command} --only {name}`, {time.strftime('%Y-%m-%d')}._",
+                "",
+            ]
+        sections[name] = rows
+    doc = compose(header, sections)
+    print("\n".join(row for rows in new.values() for row in rows))
+    target.write_text(doc, encoding="utf-8")
+    print(f"(docs/benchmarks.md: replaced {', '.join(chosen)}; kept the other sections)")
 
 
 if __name__ == "__main__":

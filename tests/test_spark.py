@@ -199,3 +199,39 @@ def test_engine_group_spark_gives_its_settings() -> None:
     assert on_spark.spark["spark.sql.shuffle.partitions"] == "4"
     with pytest.raises(SettingError, match=r"engine\.spark"):
         EngineSettings(name="spark", spark={"executor.memory": "4g"})
+
+
+def partitioned_copy(flat: Path, out: Path) -> Path:
+    """``flat`` with claims and fee lines Hive-partitioned by the claim's month."""
+    out.mkdir(parents=True)
+    claims = pq.read_table(flat / "claims.parquet")
+    month = pc.strftime(claims["admit_time"], "%Y-%m")
+    of_claim = dict(zip(claims["claim_id"].to_pylist(), month.to_pylist(), strict=True))
+    items = pq.read_table(flat / "claim_items.parquet")
+    by_claim = pa.array([of_claim[c] for c in items["claim_id"].to_pylist()])
+    held = {"claims": (claims, month), "claim_items": (items, by_claim)}
+    for name, (table, months) in held.items():
+        for value in sorted(set(months.to_pylist())):
+            folder = out / name / f"month={value}"
+            folder.mkdir(parents=True)
+            pq.write_table(table.filter(pc.equal(months, value)), folder / "part-0.parquet")
+    for path in flat.glob("*.parquet"):
+        if path.stem not in held:
+            (out / path.name).write_bytes(path.read_bytes())
+    return out
+
+
+@needs_spark
+def test_partitioned_input_is_read_on_spark(runs) -> None:
+    """The slice Hive-partitioned by month gives Spark the same validated claims."""
+    root, out = runs
+    data = partitioned_copy(root / "data", root / "partitioned")
+    assert len(list((data / "claim_items").glob("month=*"))) == 12
+    with load_dataset(data, engine=EngineSettings(name="spark")) as ds:
+        assert ds.con.name == "pyspark"
+        counts = ds.reconciliation.to_dict()
+        claims = ds.table("claims").to_pyarrow()
+    unsourced = [{k: v for k, v in c.items() if k != "source"} for c in counts]
+    flat = [{k: v for k, v in c.items() if k != "source"} for c in out["duckdb"]["reconciliation"]]
+    assert unsourced == flat
+    same_rows(out["duckdb"]["claims"], claims, ["claim_id"])

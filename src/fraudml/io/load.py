@@ -12,7 +12,7 @@ import time
 from collections.abc import Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from functools import partial
 from pathlib import Path
 
@@ -22,7 +22,7 @@ import ibis.expr.types as ir
 
 from fraudml.contract import EXPECTED_FORM, TABLES, Column, Table
 from fraudml.io import cache as kept
-from fraudml.io import checks
+from fraudml.io import checks, partitions
 from fraudml.io.atomic import write_json
 from fraudml.io.cache import cache_key
 from fraudml.io.errors import ContractError
@@ -31,7 +31,9 @@ from fraudml.io.reconcile import Reconciliation, TableCount
 from fraudml.io.sources import (
     INTERNAL_PREFIX,
     NULL_TYPE,
+    PARTITION,
     SOURCE_FILE,
+    SOURCE_ORDER,
     SOURCE_ROW,
     StagedTable,
     TableSource,
@@ -196,6 +198,8 @@ def load_dataset(
     threads: int | None = None,
     cache: str | Path | None = None,
     engine: EngineSettings | None = None,
+    until: date | datetime | None = None,
+    temp_directory: str | Path | None = None,
 ) -> Dataset:
     """Read, validate and quarantine a dataset directory written to the data contract.
 
@@ -224,6 +228,15 @@ def load_dataset(
         holds one of these very files, read this way by this validator, the dataset is
         opened from it (read-only) instead of validated again; otherwise the validation
         is kept there for the next command. ``make validate`` refreshes it.
+    until : date or datetime, optional
+        A period's end: of the tables partitioned by month (``claims/month=2024-09/…``,
+        :mod:`fraudml.io.partitions`) only the months beginning before it are read, the
+        period's own and the look-back before them; the later months' files are never
+        opened. ``labels`` are not read in such a load (they serve training, which reads
+        every month), and a flat dataset is read whole.
+    temp_directory : path, optional
+        Where DuckDB spills beyond its memory limit (a fresh folder there, removed on
+        close); a new folder in the system's temporary directory (``TMPDIR``) by default.
 
     Returns
     -------
@@ -258,9 +271,9 @@ def load_dataset(
 
         # at start-up, before a single file is read: Java, pyspark and the master answer
         spark.session(engine)
-        ds = _load_on_duckdb(path, out, encoding, database, engine, cache)
+        ds = _load_on_duckdb(path, out, encoding, database, engine, cache, until, temp_directory)
         return spark.on_spark(ds, engine)
-    return _load_on_duckdb(path, out, encoding, database, engine, cache)
+    return _load_on_duckdb(path, out, encoding, database, engine, cache, until, temp_directory)
 
 
 def _load_on_duckdb(
@@ -270,6 +283,8 @@ def _load_on_duckdb(
     database: str | Path | None,
     engine: EngineSettings,
     cache: str | Path | None,
+    until: date | datetime | None = None,
+    temp_directory: str | Path | None = None,
 ) -> Dataset:
     root = Path(path)
     if not root.is_dir():
@@ -292,6 +307,9 @@ def _load_on_duckdb(
             skipped[spec.name] = SKIPPED_WITHOUT[spec.name]
             if spec.expected:
                 warnings.append(f"no {spec.name} table: {SKIPPED_WITHOUT[spec.name]}")
+    _require_same_layout(sources)
+    if until is not None:
+        _read_months_before(sources, until, skipped)
 
     claim, owned = (None, False) if out is None else as_claim(out, "validate", immutable=[root])
     fp = fingerprint(list(sources.values()))
@@ -301,7 +319,7 @@ def _load_on_duckdb(
         entry = kept.lookup(Path(cache), key)
         if entry is not None:
             try:
-                reopened = _open_kept(root, entry, engine)
+                reopened = _open_kept(root, entry, engine, temp_directory)
             except (duckdb.Error, OSError, ValueError, KeyError, TypeError, AssertionError) as exc:
                 # a damaged entry is rebuilt, never trusted and never fatal
                 log.warning(
@@ -316,7 +334,7 @@ def _load_on_duckdb(
         log.info("validating %s (no kept validation of these files yet)", root)
         keep = kept.claim_entry(Path(cache), key, root)
         claim = keep
-    tmp_dir = Path(tempfile.mkdtemp(prefix="fraudml-"))
+    tmp_dir = _scratch(temp_directory)
     config = _engine_config(engine, tmp_dir)
     try:
         with ExitStack() as stack:
@@ -358,7 +376,7 @@ def _load_on_duckdb(
             kept.prune(Path(cache), key, root)
             shutil.rmtree(tmp_dir, ignore_errors=True)
             log.info("validation kept in %s for the next commands", keep.path)
-            return _open_kept(root, keep.path, engine)
+            return _open_kept(root, keep.path, engine, temp_directory)
         if moves and claim is not None:
             ds.database = claim.path / "validated.duckdb"
             ds.con = ibis.duckdb.connect(database=str(ds.database), **config)
@@ -376,6 +394,64 @@ def _load_on_duckdb(
     return ds
 
 
+def _scratch(temp_directory: str | Path | None) -> Path:
+    """A new folder for the load's scratch files and DuckDB's spill, removed on close."""
+    if temp_directory is not None:
+        Path(temp_directory).mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix="fraudml-", dir=temp_directory))
+
+
+def _require_same_layout(sources: Mapping[str, TableSource]) -> None:
+    """The claim tables present are all partitioned by month, or none is.
+
+    A month's claims and their lines are read together; a flat table beside partitioned
+    ones would be read whole where the others are limited to some months, and its rows
+    of the other months would dangle.
+    """
+    present = [sources[t] for t in partitions.PARTITIONED_TABLES if t in sources]
+    split = [s for s in present if s.partitioned]
+    flat = [s for s in present if not s.partitioned]
+    if split and flat:
+        raise ContractError(
+            f"{flat[0].display}: table '{flat[0].table}' is not partitioned by month, while "
+            f"{split[0].display} is (expected {', '.join(s.table for s in present)} all as "
+            f"<table>/{partitions.EXPECTED.split(',')[0]}/<part>.parquet, or all flat)"
+        )
+
+
+def _read_months_before(
+    sources: dict[str, TableSource], until: date | datetime, skipped: dict[str, str]
+) -> None:
+    """Limit the partitioned tables to the months beginning before ``until`` (in place)."""
+    if not any(s.partitioned for s in sources.values()):
+        return
+    for name, source in list(sources.items()):
+        if not source.partitioned:
+            continue
+        keep = partitions.months_before(source.months, until)
+        files = tuple(f for f, k in zip(source.files, keep, strict=True) if k)
+        months = tuple(m for m, k in zip(source.months, keep, strict=True) if k)
+        log.info(
+            "%s: reading %d of %d parts (the months before %s)",
+            name,
+            len(files),
+            len(source.files),
+            until,
+        )
+        if not files:
+            raise ContractError(
+                f"{source.directory}/: no month folder begins before {until} "
+                f"(expected {partitions.EXPECTED} for a month the period reaches)"
+            )
+        sources[name] = TableSource(name, "parquet", files, source.directory, months)
+    if "labels" in sources:
+        del sources["labels"]
+        skipped["labels"] = (
+            f"not read: this load reads only the months before {until} (labels serve "
+            "training, which reads every month)"
+        )
+
+
 def _engine_config(engine: EngineSettings, tmp_dir: Path) -> dict[str, object]:
     config: dict[str, object] = {"temp_directory": str(tmp_dir / "spill")}
     if engine.memory_limit:
@@ -385,12 +461,14 @@ def _engine_config(engine: EngineSettings, tmp_dir: Path) -> dict[str, object]:
     return config
 
 
-def _open_kept(root: Path, entry: Path, engine: EngineSettings) -> Dataset:
+def _open_kept(
+    root: Path, entry: Path, engine: EngineSettings, temp_directory: str | Path | None = None
+) -> Dataset:
     """A dataset over a kept validation: the file attached read-only (any number of
     processes may read it), its accepted tables as views of a fresh in-memory database,
     where the later steps' own tables go."""
     report = kept.read_report(entry)
-    tmp_dir = Path(tempfile.mkdtemp(prefix="fraudml-"))
+    tmp_dir = _scratch(temp_directory)
     try:
         return _attach_kept(root, entry, engine, report, tmp_dir)
     except BaseException:
@@ -514,6 +592,8 @@ def _validate_all(
                 check=partial(_check_columns, spec=spec),
             )
             scratch.append(staged.relation)
+            if source.partitioned:
+                _check_partition_months(raw_con, staged)
             if not spec.required and _is_empty(con, staged):
                 warnings.append(
                     f"{source.display} holds no rows: {spec.name} is treated as absent, so "
@@ -550,6 +630,48 @@ def _validate_all(
         run_sql(raw_con, f"DROP VIEW IF EXISTS {relation}")
         run_sql(raw_con, f"DROP TABLE IF EXISTS {relation.replace('_raw_', '_csv_', 1)}")
     return reconciliation, accepted
+
+
+def _check_partition_months(raw_con: duckdb.DuckDBPyConnection, staged: StagedTable) -> None:
+    """Every row of a partitioned table is in its claim's month: a claim in the month of
+    its ``admit_time``, a fee line or code in its claim's month.
+
+    A load of some months would otherwise miss rows of them or cut lines off their claim.
+    A value that cannot be read as a time is left to validation, which quarantines it.
+    """
+    table = staged.source.table
+    if table == "claims":
+        if "admit_time" not in staged.columns:
+            return  # a missing required column has already stopped the load
+        found = run_sql(
+            raw_con,
+            f"SELECT {SOURCE_FILE}, {SOURCE_ROW}, CAST(admit_time AS VARCHAR), {PARTITION} "
+            f"FROM {staged.relation} "
+            f"WHERE strftime(TRY_CAST(admit_time AS TIMESTAMP), '%Y-%m') <> {PARTITION} "
+            f"ORDER BY {SOURCE_ORDER} LIMIT 1",
+        )
+        what = "admit_time {2}"
+    else:
+        if "claim_id" not in staged.columns:
+            return
+        # a line whose claim is in claims, but in no part of its own month
+        found = run_sql(
+            raw_con,
+            f"SELECT i.{SOURCE_FILE}, i.{SOURCE_ROW}, i.claim_id, i.{PARTITION} "
+            f"FROM {staged.relation} i "
+            f"SEMI JOIN (SELECT DISTINCT claim_id FROM _raw_claims) c USING (claim_id) "
+            f"ANTI JOIN (SELECT DISTINCT claim_id, {PARTITION} FROM _raw_claims) m "
+            f"ON i.claim_id = m.claim_id AND i.{PARTITION} = m.{PARTITION} "
+            f"ORDER BY i.{SOURCE_ORDER} LIMIT 1",
+        )
+        what = "claim_id {2}, whose claim is in another month"
+    if found:
+        row = found[0]
+        raise ContractError(
+            f"{row[0]}: row {row[1]} ({what.format(*row)}) is not in its month folder "
+            f"month={row[3]} (expected each claim under the month of its admit_time, and its "
+            "fee lines and codes under their claim's month)"
+        )
 
 
 def _is_empty(con: ibis.BaseBackend, staged: StagedTable) -> bool:

@@ -26,6 +26,7 @@ from typing import IO, Literal
 import duckdb
 
 from fraudml.contract import Table
+from fraudml.io import partitions
 from fraudml.io.errors import ContractError
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,9 @@ SOURCE_ORDER = f"{INTERNAL_PREFIX}source_order"
 #: An input CSV column named ``rowid`` would hide DuckDB's row id, so it is staged under
 #: this name and given its own name back in the staged view.
 _INPUT_ROWID = f"{INTERNAL_PREFIX}input_rowid"
+#: The month of a row of a partitioned table (its ``month=`` folder), kept under the loader's
+#: prefix so that it never reaches an accepted table or a quarantine file.
+PARTITION = f"{INTERNAL_PREFIX}partition"
 
 #: DuckDB's type for Parquet's null type: pyarrow writes an all-null pandas object column
 #: so. It holds no values, so it agrees with any type and is staged as empty text.
@@ -70,6 +74,12 @@ class TableSource:
     files: tuple[Path, ...]
     #: The part directory, for a table given as Parquet parts.
     directory: Path | None = None
+    #: The ``month=`` folder of each file, for a table partitioned by month; ``()`` if flat.
+    months: tuple[str, ...] = ()
+
+    @property
+    def partitioned(self) -> bool:
+        return bool(self.months)
 
     @property
     def display(self) -> str:
@@ -94,7 +104,8 @@ def discover(dataset_dir: Path, table: Table) -> TableSource | None:
     """Find ``table`` in ``dataset_dir``; ``None`` when the dataset does not have it.
 
     Accepted forms: ``<table>.parquet``, a part directory ``<table>/`` or, as Spark writes
-    it, ``<table>.parquet/``, holding ``*.parquet`` parts, ``<table>.csv`` and
+    it, ``<table>.parquet/``, holding ``*.parquet`` parts (for the claim tables possibly
+    Hive-partitioned by month, :mod:`fraudml.io.partitions`), ``<table>.csv`` and
     ``<table>.csv.gz``. Two forms of one table are ambiguous and stop.
     """
     name = table.name
@@ -110,7 +121,8 @@ def discover(dataset_dir: Path, table: Table) -> TableSource | None:
                     f"{parts_dir}/: table directory of '{name}' holds no *.parquet parts "
                     f"(expected Parquet part files such as {parts_dir.name}/part-0.parquet)"
                 )
-            found.append(TableSource(name, "parquet", parts, directory=parts_dir))
+            months = partitions.layout(parts_dir, parts, name)
+            found.append(TableSource(name, "parquet", parts, directory=parts_dir, months=months))
     for suffix in (".csv", ".csv.gz"):
         csv_path = dataset_dir / f"{name}{suffix}"
         if csv_path.is_file():
@@ -248,7 +260,7 @@ def _check_names(where: str, names: Iterable[str], holder: str) -> None:
 def _stage_parquet(
     con: duckdb.DuckDBPyConnection, source: TableSource, relation: str, check: ColumnCheck | None
 ) -> None:
-    schemas = {path: _parquet_columns(con, path) for path in source.files}
+    schemas = {path: _parquet_columns(con, path, source.partitioned) for path in source.files}
     if check is not None:
         for path, columns in schemas.items():
             check(str(path), columns)
@@ -258,22 +270,34 @@ def _stage_parquet(
     first = next(iter(schemas.values()))
     all_null = [c for c in first if all(s[c] == NULL_TYPE for s in schemas.values())]
     replace = ", ".join(f"CAST({_sql_name(c)} AS VARCHAR) AS {_sql_name(c)}" for c in all_null)
+    # The month of a partitioned table comes from its folders (read as text, never guessed
+    # into a date) and leaves the row's columns for the loader's own PARTITION; a flat
+    # table never takes a key from folder names (a dataset kept under /data/dt=2024/ too).
+    if source.partitioned:
+        key = partitions.KEY
+        hive = f"hive_partitioning=true, hive_types={{'{key}': VARCHAR}}"
+        exclude, extra = f"file_row_number, {key}", f"{key} AS {PARTITION}, "
+    else:
+        hive, exclude, extra = "hive_partitioning=false", "file_row_number", ""
     run_sql(
         con,
         f"CREATE OR REPLACE VIEW {relation} AS "
-        f"SELECT * EXCLUDE (file_row_number){f' REPLACE ({replace})' if replace else ''}, "
+        f"SELECT * EXCLUDE ({exclude}){f' REPLACE ({replace})' if replace else ''}, {extra}"
         f"file_row_number + 1 AS {SOURCE_ROW}, "
         f"CAST(file_index AS BIGINT) * 1099511627776 + file_row_number AS {SOURCE_ORDER} "
         f"FROM read_parquet({_sql_list(source.files)}, filename={_sql_str(SOURCE_FILE)}, "
-        "file_row_number=true, union_by_name=true)",
+        f"file_row_number=true, union_by_name=true, {hive})",
     )
 
 
-def _parquet_columns(con: duckdb.DuckDBPyConnection, path: Path) -> dict[str, str]:
+def _parquet_columns(
+    con: duckdb.DuckDBPyConnection, path: Path, partitioned: bool = False
+) -> dict[str, str]:
     """``{column: DuckDB type}`` of one Parquet file, its names checked first.
 
     The names come from the file's own schema, because DuckDB's reader renames a repeated
-    name before anyone could see it.
+    name before anyone could see it. A part of a partitioned table may not hold a column
+    named like the partition key, which its folder gives.
     """
     try:
         schema = run_sql(
@@ -289,7 +313,15 @@ def _parquet_columns(con: duckdb.DuckDBPyConnection, path: Path) -> dict[str, st
                     f"{path}: column '{name}' is a name the Parquet reader uses for its own "
                     f"{use} (expected another name)"
                 )
-        described = run_sql(con, f"DESCRIBE SELECT * FROM read_parquet({_sql_str(path)})")
+            if partitioned and name.lower() == partitions.KEY:
+                raise ContractError(
+                    f"{path}: column '{name}' is also the partition key of its folder "
+                    f"{path.parent.name} (expected the month in the folder name only)"
+                )
+        described = run_sql(
+            con,
+            f"DESCRIBE SELECT * FROM read_parquet({_sql_str(path)}, hive_partitioning=false)",
+        )
     except duckdb.OutOfMemoryException:
         raise  # the memory limit's, not the file's fault: see cli.main
     except duckdb.Error as exc:
@@ -371,7 +403,11 @@ def broken_part(con: duckdb.DuckDBPyConnection, source: TableSource) -> tuple[Pa
     """
     for path in source.files:
         try:
-            run_sql(con, f"SELECT bit_xor(hash(COLUMNS(*))) FROM read_parquet({_sql_str(path)})")
+            run_sql(
+                con,
+                "SELECT bit_xor(hash(COLUMNS(*))) "
+                f"FROM read_parquet({_sql_str(path)}, hive_partitioning=false)",
+            )
         except duckdb.OutOfMemoryException:
             raise  # the memory limit's, not the file's fault: see cli.main
         except duckdb.Error as exc:
