@@ -105,6 +105,7 @@ def test_evaluation_judges_every_ranking_with_exact_values():
 
     by_method = metrics.set_index("method")
     assert list(by_method.index) == [
+        "leads",
         "risk",
         "anomaly",
         "rules",
@@ -113,6 +114,8 @@ def test_evaluation_judges_every_ranking_with_exact_values():
     ]
     # risk ranks a, b, d, c: positives at 1 and 4 → AP (1/1 + 2/4) / 2
     assert by_method.loc["risk", "ap"] == pytest.approx(0.75)
+    # without a reserve the lead order is the risk order
+    assert by_method.loc["leads", "ap"] == pytest.approx(0.75)
     # claim count ranks a, b, c, d: positives at 1 and 3 → AP (1 + 2/3) / 2
     assert by_method.loc["baseline_claim_count", "ap"] == pytest.approx(5 / 6)
     assert by_method.loc["risk", "recall_at_k"] == pytest.approx(0.5)
@@ -214,7 +217,7 @@ def test_claims_of_both_kinds_are_judged_on_one_scale():
     }
     metrics, schemes = evaluate_claims(labelled, {"stay": stays, "visit": visits}, k=2)
     m = metrics.set_index("method")
-    assert list(m.index) == ["risk", "rules", "baseline_fund_paid"]
+    assert list(m.index) == ["leads", "risk", "rules", "baseline_fund_paid"]
     assert set(metrics.entity) == {"claim"}
     # risk ranks v2, s1, v1, s2, v3: both positives in the top two
     assert (m.loc["risk", "ap"], m.loc["risk", "recall_at_k"]) == (1.0, 1.0)
@@ -223,3 +226,26 @@ def test_claims_of_both_kinds_are_judged_on_one_scale():
     assert m.loc["baseline_fund_paid", "ap"] == pytest.approx((1 + 2 / 4) / 2)
     risk = schemes[schemes.method == "risk"].set_index("scheme").recall_at_k.to_dict()
     assert risk == {"fake": 1.0, "phantom": 1.0}
+
+
+def test_the_lead_order_reserves_a_share_of_the_capacity_for_label_free_evidence():
+    frame = pd.DataFrame(
+        {"fund_paid": [1.0, 2.0, 3.0, 4.0], "n_claims": 1, "rule_severity_score": 0.0},
+        index=pd.Index(["a", "b", "c", "d"]),
+    )
+    held = _scores(frame, [0.9, 0.8, 0.7, 0.1]).assign(novelty=[0.0, 0.0, 0.1, 0.95])
+    fit = EntityFit(_model("patient"), frame, held, {})
+    # d is the unlabelled scheme: lowest risk, strongest label-free evidence
+    hindsight = pd.DataFrame({"label": [1, 1], "scheme": ["known", "new"]}, index=["a", "d"])
+
+    _, plain_schemes, _ = evaluate_entity("patient", fit, hindsight, k=2)
+    reserved, schemes, _ = evaluate_entity("patient", fit, hindsight, k=2, explore_share=0.5)
+
+    recall = schemes[schemes.method == "leads"].set_index("scheme").recall_at_k
+    assert recall.to_dict() == {"known": 1.0, "new": 1.0}  # a, then d by the reserve
+    before = plain_schemes[plain_schemes.method == "leads"].set_index("scheme").recall_at_k
+    assert before.to_dict() == {"known": 1.0, "new": 0.0}
+    # the order a, d, b, c puts both positives first; risk alone a, b, c, d: (1 + 2/4) / 2
+    by_method = reserved.set_index("method")
+    assert by_method.loc["leads", "ap"] == pytest.approx(1.0)
+    assert by_method.loc["risk", "ap"] == pytest.approx(0.75)

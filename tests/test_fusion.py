@@ -9,8 +9,17 @@ import pytest
 
 from fraudml.errors import SettingError
 from fraudml.models.estimators import ProfileIsolationForest, RiskClassifier
-from fraudml.models.fusion import Fusion, anomaly_tail, fuse, score_quantiles
+from fraudml.models.fusion import (
+    Fusion,
+    anomaly_tail,
+    fuse,
+    label_free,
+    reserve_order,
+    reserved_slots,
+    score_quantiles,
+)
 from fraudml.models.risk import fit_entity, score_frame
+from fraudml.scoring.rank import lead_ranks, rank_entities
 
 
 def test_the_tail_reads_the_training_distribution():
@@ -91,3 +100,50 @@ def test_a_scheme_without_labels_keeps_its_anomaly_ranking(world):
     model.fusion = None
     legacy = score_frame(model, frame).risk.rank(ascending=False)
     assert legacy[unlabelled].median() > rank[unlabelled].median()
+
+
+def test_label_free_evidence_is_the_tail_at_full_weight_with_the_rules():
+    out = label_free(np.array([0.0, 0.5, 0.5]), np.array([0.0, 0.0, 1.0]), rule_lift=0.5)
+    assert out == pytest.approx([0.0, 0.5, 1 - 0.5 * 0.5])
+
+
+def test_the_reserve_takes_its_share_of_the_capacity_after_the_riskiest():
+    assert [reserved_slots(k, 0.3) for k in (1, 5, 10, 100, 200)] == [0, 1, 3, 30, 60]
+    risk = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.05, 0.04])
+    novelty = np.array([0.9, 0.0, 0.0, 0.0, 0.0, 0.2, 0.8])
+    order, reserved = reserve_order(risk, novelty, capacity=5, share=0.4)
+    # three by risk (0, 1, 2), then the two highest novelties left (6, 5): the most novel
+    # entity 0 is already in; then the rest of the risk order
+    assert order.tolist() == [0, 1, 2, 6, 5, 3, 4]
+    assert reserved.tolist() == [False, False, False, False, False, True, True]
+    # no share, or no label-free evidence outside the head: the risk order
+    assert reserve_order(risk, novelty, 5, 0.0)[0].tolist() == list(range(7))
+    quiet = np.zeros(7)
+    assert reserve_order(risk, quiet, 5, 0.4)[0].tolist() == list(range(7))
+
+
+def test_ranks_keep_the_reserve_in_place_through_money_tie_breaks():
+    scored = pd.DataFrame(
+        {
+            "risk": [0.9, 0.8, 0.8, 0.1],
+            "novelty": [0.0, 0.0, 0.0, 0.7],
+            "anomaly_score": 0.0,
+            "supervised": 0.5,
+            "rule_part": 0.0,
+        },
+        index=pd.Index(["a", "b", "c", "d"]),
+    )
+    ranked = rank_entities(scored, capacity=2, explore_share=0.5)
+    assert ranked["rank"].tolist() == [1, 3, 4, 2]
+    assert ranked["reserve"].tolist() == [False, False, False, True]
+    # money breaks the tie of b and c; d keeps the reserved place
+    money = pd.Series([0.0, 1.0, 5.0, 0.0], index=scored.index)
+    ranks = lead_ranks(
+        ranked["score"],
+        money,
+        pd.Series(scored.index, index=scored.index),
+        ranked["novelty"],
+        ranked["reserve"],
+        ranked["rank"],
+    )
+    assert ranks.tolist() == [1, 4, 3, 2]

@@ -13,6 +13,7 @@ import pytest
 from fraudml import load_dataset
 from fraudml.evaluate.generalisation import (
     best_baseline,
+    deduction_coverage,
     fit_and_evaluate,
     headline_table,
     own_levels,
@@ -122,19 +123,19 @@ def test_best_baseline_is_the_highest_figure_among_baselines_only():
 def test_headline_sets_in_sample_and_shifted_ap_beside_their_best_baselines():
     in_sample = _metrics(
         [
-            ("patient", "risk", 0.8, 10, 100),
+            ("patient", "leads", 0.8, 10, 100),
             ("patient", "anomaly", 0.5, 10, 100),
             ("patient", "baseline_fund_paid", 0.2, 10, 100),
             ("patient", "baseline_claim_count", 0.25, 10, 100),
-            ("doctor", "risk", 0.6, 2, 50),
+            ("doctor", "leads", 0.6, 2, 50),
             ("doctor", "baseline_fees", 0.1, 2, 50),
         ]
     )
     shifted = _metrics(
         [
-            ("claim", "risk", 0.5, 5, 20),  # outside the vocabulary: after every known type
+            ("claim", "leads", 0.5, 5, 20),  # outside the vocabulary: after every known type
             ("claim", "baseline_fund_paid", 0.4, 5, 20),
-            ("patient", "risk", 0.7, 12, 110),
+            ("patient", "leads", 0.7, 12, 110),
             ("patient", "baseline_fund_paid", 0.3, 12, 110),
             ("patient", "baseline_claim_count", 0.1, 12, 110),
         ]
@@ -162,17 +163,17 @@ def test_headline_sets_in_sample_and_shifted_ap_beside_their_best_baselines():
 WITHHELD = {
     "a": _schemes(
         [
-            ("visit", "risk", "a", 0.5),
+            ("visit", "leads", "a", 0.5),
             ("visit", "anomaly", "a", 0.0),
             ("visit", "baseline_fund_paid", "a", 0.5),
             ("visit", "baseline_fee_lines", "a", 1.0),
-            ("provider", "risk", "a", 1.0),
-            ("visit", "risk", "b", 1.0),  # another scheme's figure in a's run: not a's
+            ("provider", "leads", "a", 1.0),
+            ("visit", "leads", "b", 1.0),  # another scheme's figure in a's run: not a's
         ]
     ),
     "c": _schemes(
         [
-            ("patient", "risk", "c", 0.0),
+            ("patient", "leads", "c", 0.0),
             ("patient", "anomaly", "c", 1.0),
             ("patient", "baseline_fund_paid", "c", 0.0),
             ("patient", "baseline_claim_count", "c", 0.0),
@@ -181,10 +182,10 @@ WITHHELD = {
 }
 IN_SAMPLE = _schemes(
     [
-        ("visit", "risk", "a", 1.0),
-        ("provider", "risk", "a", 0.5),
-        ("patient", "risk", "c", 1.0),
-        ("doctor", "risk", "d", 0.5),
+        ("visit", "leads", "a", 1.0),
+        ("provider", "leads", "a", 0.5),
+        ("patient", "leads", "c", 1.0),
+        ("doctor", "leads", "d", 0.5),
     ]
 )
 
@@ -213,6 +214,36 @@ def test_withheld_table_reads_each_scheme_at_its_own_level_beside_labels_known()
             }
         ),
     )
+
+
+def test_withheld_table_adds_a_column_per_other_city_at_the_same_level():
+    levels = pd.DataFrame(
+        {"scheme": ["a", "c"], "entity": ["visit", "patient"], "positives": [2, 1]}
+    )
+    away = {
+        "heldout": {
+            "a": _schemes([("visit", "leads", "a", 0.25), ("patient", "leads", "a", 1.0)]),
+            # c has no positives in that city: NaN, not 0
+        }
+    }
+    table = withheld_table(WITHHELD, IN_SAMPLE, levels, {}, away)
+    assert list(table.columns)[-1] == "heldout"
+    assert table.heldout.tolist()[0] == 0.25 and math.isnan(table.heldout.tolist()[1])
+
+
+def test_deduction_coverage_counts_each_schemes_claims_with_a_definite_hit():
+    labels = pd.DataFrame(
+        {
+            "entity_type": ["claim", "claim", "claim", "claim", "patient", "claim"],
+            "entity_id": ["c1", "c2", "c3", "c9", "c1", "c1"],
+            "label": [1, 1, 1, 1, 1, 0],
+            "scheme": ["dup", "dup", "sub", "sub", "dup", None],
+        }
+    )
+    # c9 is outside the window; the patient row and the negative are not claims of a scheme
+    out = deduction_coverage(labels, {"c1", "c3", "c7"}, {"c1", "c2", "c3"})
+    assert out.to_dict() == {"dup": 0.5, "sub": 1.0}
+    assert deduction_coverage(None, {"c1"}, {"c1"}).empty
 
 
 def test_withheld_levels_and_the_schemes_found_at_no_level():

@@ -107,6 +107,8 @@ def test_ranked_entities_and_the_scores_sheet():
         "anomaly_score": 0.5,
         "supervised": pytest.approx(np.nan, nan_ok=True),
         "rule_part": 0.0,
+        "novelty": 0.9,  # a frame without novelty: the risk (nothing to reserve for)
+        "reserve": False,
         "model": "m@1",
         "tier": "A",
     }
@@ -164,6 +166,7 @@ def test_the_lead_table_joins_scores_reasons_and_evidence_in_order():
             "score": 0.9,
             "rank": 1,
             "tier": "A",
+            "reserve": False,
             "model": "m@1",
             "reasons_zh": "乙",
             "reasons_en": "b",
@@ -180,6 +183,7 @@ def test_the_lead_table_joins_scores_reasons_and_evidence_in_order():
             "score": 0.9,
             "rank": 2,
             "tier": "A",
+            "reserve": False,
             "model": "m@1",
             "reasons_zh": "甲",
             "reasons_en": "a",

@@ -275,6 +275,11 @@ UI: Mapping[str, tuple[str, str]] = {
     ),
     "none": ("无", "none"),
     "repeat": ("重复线索：首次于 {first} 提出", "repeat lead: first raised {first}"),
+    "reserve": (
+        "探索名额：风险排序之外，因行为异常或规则证据入选，尚无同类已核实案例",
+        "exploration place: chosen beyond the risk order for unusual behaviour or rule "
+        "evidence that no confirmed case resembles yet",
+    ),
     "colon": ("：", ": "),
     "yes": ("是", "yes"),
     "no": ("否", "no"),
@@ -349,6 +354,7 @@ HEADERS: Mapping[str, tuple[str, str]] = {
     "day": ("日期", "day"),
     "admit_time": ("就诊时间", "admit time"),
     "repeat": ("重复线索", "repeat"),
+    "reserve": ("探索名额", "exploration place"),
     "first_raised": ("首次提出", "first raised"),
     "verdict": ("核查结论", "verdict"),
     "scheme": ("违规类型", "scheme"),

@@ -148,6 +148,19 @@ def capacities(capacity: Mapping[str, object], key: str = "evaluate.capacity") -
 
 #: Leads the auditors can take per entity type and period (``evaluate.capacity``).
 DEFAULT_CAPACITY: dict[str, int] = default_capacity()
+#: Share of each capacity the lead order reserves for label-free evidence (anomaly and
+#: rules): chosen on schemes whose labels were withheld, on the shifted city
+#: (docs/quality.md), not on in-sample AP.
+EXPLORE_SHARE = 0.3
+
+
+def explore_share(value: object, key: str = "evaluate.explore_share") -> float:
+    """A share of the capacity from 0 up to (not including) 1."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise SettingError(f"{key}={value!r} (expected a share from 0 up to 1, such as 0.3)")
+    return float(value)
+
+
 #: Evaluation metrics a champion can be chosen on.
 CHAMPION_METRICS = ("ap", "roc_auc", "precision_at_k", "recall_at_k")
 
@@ -189,9 +202,13 @@ class TrainSettings:
     params: Mapping[str, object] = field(default_factory=dict)
     #: the risk score's channel weights (``conf/fusion``); ``None`` takes the defaults
     fusion: object | None = None
+    #: share of each capacity reserved for label-free evidence in the lead order
+    #: (``evaluate.explore_share``, :func:`fraudml.models.fusion.reserve_order`)
+    explore_share: float = EXPLORE_SHARE
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "capacity", capacities(self.capacity))
+        object.__setattr__(self, "explore_share", explore_share(self.explore_share))
         if self.mode not in ("time", "cv", "auto"):
             raise SettingError(f"evaluate.mode={self.mode!r}: expected time, cv or auto")
         if self.champion_metric not in CHAMPION_METRICS:
@@ -233,9 +250,12 @@ class ScoreSettings:
     params: Mapping[str, object] = field(default_factory=dict)
     history: Path | None = None
     ledger: Path | None = None
+    #: share of each capacity reserved for label-free evidence (``evaluate.explore_share``)
+    explore_share: float = EXPLORE_SHARE
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "capacity", capacities(self.capacity))
+        object.__setattr__(self, "explore_share", explore_share(self.explore_share))
         if self.lang not in ("zh", "en"):
             raise SettingError(f"report.lang={self.lang!r}: expected zh or en")
         if self.pseudonymise and not self.salt:

@@ -29,6 +29,7 @@ def settings_of(cfg: DictConfig) -> ScoreSettings:
         params=OmegaConf.to_container(cfg, resolve=True),
         history=Path(cfg.leads.history) if cfg.leads.history else None,
         ledger=Path(cfg.leads.ledger) if cfg.leads.ledger else None,
+        explore_share=cfg.evaluate.explore_share,
     )
 
 

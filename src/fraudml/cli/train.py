@@ -25,6 +25,7 @@ def settings_of(cfg: DictConfig) -> TrainSettings:
         validation_days=ev.validation_days,
         label_delay_days=ev.label_delay_days,
         eval_days=ev.eval_days,
+        explore_share=ev.explore_share,
         seed=cfg.seed,
         experiment=str(tr.experiment),
         namespace=tr.namespace,

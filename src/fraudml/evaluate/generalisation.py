@@ -40,7 +40,9 @@ from fraudml.models.risk import score_frame
 from fraudml.scoring.groups import group_scores
 
 #: The method whose figures the tables lead with, and the isolation forest beside it.
-FULL_STACK, FOREST = "risk", "anomaly"
+#: ``leads`` is the order scoring hands leads over in: the risk score with the capacity's
+#: reserve for label-free evidence (:func:`fraudml.models.evaluation.lead_order`).
+FULL_STACK, FOREST = "leads", "anomaly"
 BASELINE_PREFIX = "baseline_"
 
 
@@ -52,6 +54,7 @@ def _order(entity: str) -> int:
 
 __all__ = [
     "best_baseline",
+    "deduction_coverage",
     "fit_and_evaluate",
     "headline_table",
     "own_levels",
@@ -71,6 +74,7 @@ def fit_and_evaluate(
     judge_labels: pd.DataFrame | None,
     capacity: Mapping[str, int],
     withhold: Collection[str] = (),
+    explore_share: float = 0.0,
     **fit_kwargs: Any,
 ) -> tuple[dict[str, EntityFit], Evaluation]:
     """Fit on ``windows`` and judge the evaluation window, as
@@ -94,6 +98,8 @@ def fit_and_evaluate(
     withhold : collection of str
         Schemes whose labelled entities stay out of fitting (neither positive nor
         negative) and are judged all the same.
+    explore_share : float
+        Share of each capacity the lead order reserves for label-free evidence.
     **fit_kwargs
         ``anomaly``, ``supervised``, ``min_positives``, ``feature_set_version``,
         ``currency``: as :func:`~fraudml.models.fitting.time_fitter` takes them.
@@ -107,7 +113,7 @@ def fit_and_evaluate(
     """
     fitter = time_fitter(fit_labels, until, withhold=withhold, **fit_kwargs)
     fits, _ = fit_in_order(windows, fitter)
-    return fits, evaluate(fits, judge_labels, capacity)
+    return fits, evaluate(fits, judge_labels, capacity, explore_share)
 
 
 def score_elsewhere(
@@ -116,6 +122,7 @@ def score_elsewhere(
     labels: pd.DataFrame | None,
     capacity: Mapping[str, int],
     until: datetime | None = None,
+    explore_share: float = 0.0,
 ) -> tuple[dict[str, EntityFit], Evaluation]:
     """Judge fitted models on another dataset's evaluation window, without refitting.
 
@@ -137,6 +144,8 @@ def score_elsewhere(
         That dataset's UNTIL: fellow group members' labels decided before it reach the
         propagated group feature (:mod:`fraudml.graph.propagation`), as scoring there
         would see them; ``None`` lets every label reach it.
+    explore_share : float
+        Share of each capacity the lead order reserves for label-free evidence.
 
     Returns
     -------
@@ -156,7 +165,7 @@ def score_elsewhere(
         return EntityFit(fitted.model, frame, scored, {"evaluation": scored}, fitted.example)
 
     scored, _ = fit_in_order({"evaluation": frames}, reuse)
-    return scored, evaluate(scored, labels, capacity)
+    return scored, evaluate(scored, labels, capacity, explore_share)
 
 
 def scheme_positives(scores: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
@@ -244,7 +253,9 @@ def best_baseline(values: pd.Series) -> tuple[str | None, float]:
     return name[len(BASELINE_PREFIX) :], float(base[name])
 
 
-def headline_table(in_sample: pd.DataFrame, shifted: pd.DataFrame) -> pd.DataFrame:
+def headline_table(
+    in_sample: pd.DataFrame, shifted: pd.DataFrame, heldout: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """AP per entity type in-sample and on the shifted city, each beside its best baseline.
 
     Parameters
@@ -253,6 +264,8 @@ def headline_table(in_sample: pd.DataFrame, shifted: pd.DataFrame) -> pd.DataFra
         :attr:`Evaluation.metrics <fraudml.models.evaluation.Evaluation.metrics>` of the
         in-sample run and of the shifted city (rows entity × method with ``ap``,
         ``positives``, ``n``).
+    heldout : DataFrame, optional
+        The same for a third city (side ``heldout``).
 
     Returns
     -------
@@ -262,11 +275,14 @@ def headline_table(in_sample: pd.DataFrame, shifted: pd.DataFrame) -> pd.DataFra
         name), ``{side}_baseline_ap``, ``{side}_positives``, ``{side}_n``. A type one side
         lacks has NaN (and ``None``) there.
     """
-    entities = set(in_sample.get("entity", ())) | set(shifted.get("entity", ()))
+    sides = [("in_sample", in_sample), ("shifted", shifted)]
+    if heldout is not None:
+        sides.append(("heldout", heldout))
+    entities = set().union(*(set(m.get("entity", ())) for _, m in sides))
     rows = []
     for entity in sorted(entities, key=lambda e: (_order(e), e)):
         row: dict[str, Any] = {"entity": entity}
-        for side, metrics in (("in_sample", in_sample), ("shifted", shifted)):
+        for side, metrics in sides:
             mine = (
                 metrics[metrics.entity == entity].set_index("method")
                 if len(metrics)
@@ -351,11 +367,51 @@ def unfound(levels: pd.DataFrame) -> list[str]:
     return sorted(best[best.fillna(0) == 0].index)
 
 
+def deduction_coverage(
+    labels: pd.DataFrame | None, definite_claims: Collection[str], claims: Collection[str]
+) -> pd.Series:
+    """Per scheme, the share of its labelled positive claims among ``claims`` that the
+    deduction list holds (a definite rule hit), labels never read by the rules.
+
+    Parameters
+    ----------
+    labels : DataFrame or None
+        The labels (``entity_type``, ``entity_id``, ``label``, ``scheme``).
+    definite_claims : collection of str
+        Claims with a definite rule hit in the window (the deduction list's claims).
+    claims : collection of str
+        Every claim of the window (stays and visits).
+
+    Returns
+    -------
+    Series
+        Scheme → share (0 … 1), for the schemes with labelled claims in the window.
+
+    Examples
+    --------
+    >>> labels = pd.DataFrame({"entity_type": "claim", "entity_id": ["a", "b", "c"],
+    ...                        "label": 1, "scheme": ["x", "x", "y"]})
+    >>> deduction_coverage(labels, {"a"}, {"a", "b", "c"}).to_dict()
+    {'x': 0.5, 'y': 0.0}
+    """
+    if labels is None or labels.empty:
+        return pd.Series(dtype=float)
+    mine = labels[
+        (labels.label == 1)
+        & (labels.entity_type == "claim")
+        & labels.entity_id.astype(str).isin({str(c) for c in claims})
+        & labels.scheme.notna()
+    ].drop_duplicates(["scheme", "entity_id"])
+    found = mine.entity_id.astype(str).isin({str(c) for c in definite_claims})
+    return found.groupby(mine.scheme).mean().astype(float).sort_index()
+
+
 def withheld_table(
     withheld: Mapping[str, pd.DataFrame],
     in_sample: pd.DataFrame,
     levels: pd.DataFrame,
     capacity: Mapping[str, int],
+    elsewhere: Mapping[str, Mapping[str, pd.DataFrame]] | None = None,
 ) -> pd.DataFrame:
     """Each scheme's recall@K at its own level with its labels withheld, beside its
     in-sample recall.
@@ -371,15 +427,20 @@ def withheld_table(
         :func:`own_levels`: scheme, entity, positives.
     capacity : mapping
         K per entity type (shown beside the positives: recall@K cannot pass K/positives).
+    elsewhere : mapping, optional
+        World name → scheme → the per-scheme table of the same withheld fits scoring
+        another city: each world adds a column of that name (the full stack's recall at
+        the same level there; NaN where the scheme has no positives there).
 
     Returns
     -------
     DataFrame
         One row per scheme of ``levels``: ``scheme``, ``entity``, ``positives``, ``k``,
         ``full_stack``, ``forest``, ``baseline`` (the best one's name), ``baseline_recall``
-        (withheld run), ``in_sample`` (full stack, labels known). A scheme without a run
-        has NaN figures.
+        (withheld run), ``in_sample`` (full stack, labels known), then one column per
+        world of ``elsewhere``. A scheme without a run has NaN figures.
     """
+    elsewhere = elsewhere or {}
     rows = []
     for r in levels.itertuples():
         mine = scheme_recall(withheld.get(r.scheme, pd.DataFrame()), r.entity, r.scheme)
@@ -396,6 +457,14 @@ def withheld_table(
                 "baseline": name,
                 "baseline_recall": base,
                 "in_sample": float(known.get(FULL_STACK, float("nan"))),
+                **{
+                    world: float(
+                        scheme_recall(tables.get(r.scheme, pd.DataFrame()), r.entity, r.scheme).get(
+                            FULL_STACK, float("nan")
+                        )
+                    )
+                    for world, tables in elsewhere.items()
+                },
             }
         )
     return pd.DataFrame(
@@ -410,6 +479,7 @@ def withheld_table(
             "baseline",
             "baseline_recall",
             "in_sample",
+            *elsewhere,
         ],
     )
 

@@ -18,6 +18,7 @@ from fraudml.entities import CLAIM_KINDS, ENTITIES, lead_capacity
 from fraudml.evaluate.metrics import ranking_metrics, recall_at_k_by_scheme
 from fraudml.models.fitting import EntityFit
 from fraudml.models.frames import labels_as_of, target
+from fraudml.models.fusion import reserve_order
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +46,27 @@ def baseline_scores(frame: pd.DataFrame, entity: str) -> dict[str, pd.Series]:
     return out
 
 
-def rankings(fit: EntityFit, entity: str) -> dict[str, pd.Series]:
-    """Every ranking of ``fit``'s held-out rows: method name → score."""
+def lead_order(scored: pd.DataFrame, k: int, explore_share: float) -> pd.Series:
+    """The order scoring hands leads over in (:func:`~fraudml.models.fusion.reserve_order`:
+    risk, with ``explore_share`` of the capacity ``k`` reserved for label-free evidence),
+    as a score: the first lead highest."""
+    novelty = scored["novelty"] if "novelty" in scored else scored["risk"]
+    order, _ = reserve_order(scored["risk"].to_numpy(), novelty.to_numpy(), k, explore_share)
+    value = np.empty(len(order))
+    value[order] = np.arange(len(order), 0, -1)
+    return pd.Series(value, index=scored.index)
+
+
+def rankings(
+    fit: EntityFit, entity: str, k: int | None = None, explore_share: float = 0.0
+) -> dict[str, pd.Series]:
+    """Every ranking of ``fit``'s held-out rows: method name → score. ``leads`` is the
+    order leads go to the auditors (``k`` their capacity, ``explore_share`` its
+    reserve); ``risk`` the risk score alone."""
     scored, frame = fit.heldout, fit.frame
+    k = ENTITIES[entity].capacity if k is None else k
     methods = {
+        "leads": lead_order(scored, k, explore_share),
         "risk": scored["risk"],
         "anomaly": scored["anomaly_score"],
         "rules": frame["rule_severity_score"],
@@ -60,18 +78,20 @@ def rankings(fit: EntityFit, entity: str) -> dict[str, pd.Series]:
 
 
 def evaluate_entity(
-    entity: str, fit: EntityFit, hindsight: pd.DataFrame, k: int
+    entity: str, fit: EntityFit, hindsight: pd.DataFrame, k: int, explore_share: float = 0.0
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Metrics and per-scheme recall@``k`` of every ranking of ``fit``, and its held-out
     scores with ``label`` and ``scheme``."""
     y = target(fit.frame, hindsight).to_numpy()
     scheme = hindsight.scheme.reindex(fit.frame.index)
-    metrics, schemes = judge(entity, rankings(fit, entity), y, scheme, k)
+    methods = rankings(fit, entity, k, explore_share)
+    metrics, schemes = judge(entity, methods, y, scheme, k)
     labelled = fit.heldout.assign(label=y, scheme=scheme)
     ap = dict(zip(metrics.method, metrics.ap, strict=True))
     log.info(
-        "%-8s AP: risk %.3f, anomaly %.3f, best baseline %.3f (%d positives of %d)",
+        "%-8s AP: leads %.3f, risk %.3f, anomaly %.3f, best baseline %.3f (%d positives of %d)",
         entity,
+        ap["leads"],
         ap["risk"],
         ap["anomaly"],
         max(v for m, v in ap.items() if m.startswith("baseline_")),
@@ -98,7 +118,10 @@ def judge(
 
 
 def evaluate_claims(
-    labelled: Mapping[str, pd.DataFrame], frames: Mapping[str, pd.DataFrame], k: int
+    labelled: Mapping[str, pd.DataFrame],
+    frames: Mapping[str, pd.DataFrame],
+    k: int,
+    explore_share: float = 0.0,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Stays and visits read together, as scoring ranks them: one scale for a period's
     claims (the risk, the rules and the fund's payment; the anomaly scores of two kinds
@@ -113,27 +136,40 @@ def evaluate_claims(
         ``fund_paid``).
     k : int
         The auditors' capacity for claims.
+    explore_share : float
+        Share of ``k`` reserved for label-free evidence (:func:`lead_order`).
     """
     kinds = [kind for kind in CLAIM_KINDS if kind in labelled]
     scored = pd.concat([labelled[kind] for kind in kinds])
     rows = pd.concat([frames[kind] for kind in kinds])
     y = scored["label"].to_numpy()
-    methods = {"risk": scored["risk"], "rules": rows["rule_severity_score"]}
+    methods = {
+        "leads": lead_order(scored, k, explore_share),
+        "risk": scored["risk"],
+        "rules": rows["rule_severity_score"],
+    }
     if "fund_paid" in rows:
         methods["baseline_fund_paid"] = rows["fund_paid"]
     return judge("claim", methods, y, scored["scheme"], k)
 
 
 def evaluate(
-    fits: Mapping[str, EntityFit], labels: pd.DataFrame | None, capacity: Mapping[str, int]
+    fits: Mapping[str, EntityFit],
+    labels: pd.DataFrame | None,
+    capacity: Mapping[str, int],
+    explore_share: float = 0.0,
 ) -> Evaluation:
     """Judge every fit's held-out scores with every label known; K per entity type is
-    the auditors' ``capacity`` (the vocabulary's default where it names none). Claims of
-    every kind are also judged together (entity ``claim``), as scoring ranks them."""
+    the auditors' ``capacity`` (the vocabulary's default where it names none), of which
+    ``explore_share`` is reserved for label-free evidence in the lead order (method
+    ``leads``, :func:`lead_order`). Claims of every kind are also judged together (entity
+    ``claim``), as scoring ranks them."""
     metrics, schemes, scores = [], [], {}
     for entity, fit in fits.items():
         k = int(capacity.get(entity, ENTITIES[entity].capacity))
-        m, s, scores[entity] = evaluate_entity(entity, fit, labels_as_of(labels, entity, None), k)
+        m, s, scores[entity] = evaluate_entity(
+            entity, fit, labels_as_of(labels, entity, None), k, explore_share
+        )
         metrics.append(m)
         schemes.append(s)
     kinds = [kind for kind in CLAIM_KINDS if kind in fits]
@@ -142,6 +178,7 @@ def evaluate(
             {kind: scores[kind] for kind in kinds},
             {kind: fits[kind].frame for kind in kinds},
             lead_capacity(capacity, "claim", kinds),
+            explore_share,
         )
         metrics.append(m)
         schemes.append(s)

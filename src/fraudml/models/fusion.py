@@ -113,3 +113,75 @@ def fuse(
     """The noisy-OR of the channels (each in [0, 1]; see the module docstring)."""
     keep = (1.0 - supervised) * (1.0 - anomaly) * (1.0 - network) * (1.0 - rule_lift * rules)
     return 1.0 - keep
+
+
+def label_free(tail: np.ndarray, rules: np.ndarray, rule_lift: float) -> np.ndarray:
+    """The evidence no label taught: the anomaly tail at full weight with the rule part,
+    ``1 − (1 − tail) · (1 − lift · rules)``. It ranks the capacity's reserve
+    (:func:`reserve_order`)."""
+    tail = np.asarray(tail, dtype=float)
+    return 1.0 - (1.0 - tail) * (1.0 - rule_lift * np.asarray(rules, dtype=float))
+
+
+def reserved_slots(capacity: int, share: float) -> int:
+    """How many of ``capacity`` leads the reserve takes: ``⌊capacity · share⌋``."""
+    return int(np.floor(max(int(capacity), 0) * float(share) + 1e-9))
+
+
+def reserve_order(
+    risk: np.ndarray, novelty: np.ndarray, capacity: int, share: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The order leads go to the auditors: most of the capacity by risk, a reserved
+    share by label-free evidence.
+
+    The first ``capacity − r`` places go to the highest risks, the next ``r``
+    (:func:`reserved_slots`) to the highest ``novelty`` among the rest (only entities
+    with some, ``novelty > 0``), and every later place to the remaining risks in order.
+    Why: the supervised model ranks the schemes already labelled, and where their
+    positives outnumber the capacity they take every place, however abnormal an entity
+    of an unlabelled scheme is; the reserve keeps a share of each month's audits for the
+    shapes nobody has labelled yet (docs/quality.md measures it with each scheme's labels
+    withheld). Ties keep the input order (a stable sort), so callers sort first to break
+    them.
+
+    Parameters
+    ----------
+    risk, novelty : array
+        Per entity, aligned.
+    capacity : int
+        Leads the auditors take of this type.
+    share : float
+        Share of ``capacity`` reserved (0 … 1); 0 gives the risk order.
+
+    Returns
+    -------
+    order : ndarray of int
+        Positions into ``risk``, first lead first (a permutation).
+    reserved : ndarray of bool
+        Per entity (aligned with ``risk``): placed by the reserve.
+
+    Examples
+    --------
+    >>> order, reserved = reserve_order(
+    ...     np.array([0.9, 0.8, 0.7, 0.1]), np.array([0.0, 0.0, 0.2, 0.9]), 2, 0.5
+    ... )
+    >>> order.tolist(), reserved.tolist()
+    ([0, 3, 1, 2], [False, False, False, True])
+    """
+    risk = np.asarray(risk, dtype=float)
+    novelty = np.nan_to_num(np.asarray(novelty, dtype=float), nan=0.0)
+    n = len(risk)
+    by_risk = np.argsort(-np.nan_to_num(risk, nan=-1.0), kind="stable")
+    reserved = np.zeros(n, dtype=bool)
+    slots = min(reserved_slots(capacity, share), n)
+    head = max(min(int(capacity), n) - slots, 0)
+    if slots == 0:
+        return by_risk, reserved
+    placed = np.zeros(n, dtype=bool)
+    placed[by_risk[:head]] = True
+    by_novelty = np.argsort(-novelty, kind="stable")
+    candidates = by_novelty[~placed[by_novelty] & (novelty[by_novelty] > 0)][:slots]
+    reserved[candidates] = True
+    placed[candidates] = True
+    order = np.concatenate([by_risk[:head], candidates, by_risk[~placed[by_risk]]])
+    return order, reserved

@@ -35,7 +35,7 @@ from sklearn.base import clone
 
 from fraudml.entities import ENTITIES
 from fraudml.models.estimators import ProfileIsolationForest, RiskClassifier
-from fraudml.models.fusion import Fusion, anomaly_tail, fuse, score_quantiles
+from fraudml.models.fusion import Fusion, anomaly_tail, fuse, label_free, score_quantiles
 
 RULE_LIFT = 0.5
 #: The currency of models registered before the training data's currency was recorded:
@@ -172,7 +172,9 @@ def choose_rule_lift(model: EntityModel, later: pd.DataFrame, y_later: pd.Series
 
 def score_frame(model: EntityModel, frame: pd.DataFrame) -> pd.DataFrame:
     """Per entity: anomaly score and level, supervised probability (NaN without a
-    supervised model), rule part and the combined ``risk``."""
+    supervised model), rule part, the combined ``risk`` and ``novelty``, the label-free
+    evidence the capacity's reserve ranks by (:func:`fraudml.models.fusion.reserve_order`;
+    the risk itself where no supervised model was trained)."""
     anomaly = model.anomaly.risk_score(_matrix(frame, model.anomaly_features))
     median, scale = model.anomaly_reference
     level = 1.0 / (1.0 + np.exp(-(anomaly - median) / scale))
@@ -197,11 +199,17 @@ def score_frame(model: EntityModel, frame: pd.DataFrame) -> pd.DataFrame:
         base = out["supervised"].to_numpy() if model.supervised is not None else level
         base = 1.0 - (1.0 - base) * (1.0 - network)
         out["risk"] = 1.0 - (1.0 - base) * (1.0 - model.rule_lift * rule)
+        out["novelty"] = out["risk"]  # nothing apart from the labels to reserve for
         return out
     tail = anomaly_tail(anomaly, model.anomaly_quantiles, fusion.anomaly_power)
     out["anomaly_part"] = fusion.weight(model.supervised is not None) * tail
     supervised = out["supervised"].fillna(0.0).to_numpy()
     out["risk"] = fuse(supervised, out["anomaly_part"].to_numpy(), network, rule, model.rule_lift)
+    # the reserve's ranking (fusion.reserve_order): without a supervised model the risk
+    # is label-free already
+    out["novelty"] = (
+        label_free(tail, rule, model.rule_lift) if model.supervised is not None else out["risk"]
+    )
     return out
 
 

@@ -133,11 +133,13 @@ def train_and_evaluate(
     min_positives: int,
     withhold: Sequence[str] = (),
     fusion: Fusion | None = None,
+    explore_share: float = 0.0,
 ) -> TrainingResult:
     """Fit per entity type on ``split`` and evaluate on its evaluation window
     (:class:`TrainingError` when a part of the split holds no claims). ``withhold`` names
     schemes whose labels are kept from the models (:func:`~fraudml.models.fitting.time_fitter`)
-    and judged all the same."""
+    and judged all the same; ``explore_share`` of each capacity is the lead order's
+    reserve for label-free evidence (:func:`~fraudml.models.evaluation.lead_order`)."""
     check_time_split(ds, split)
     labels = _labels(ds)
     log.info("profiles for the fitting window %s … %s", split.start.date(), split.fit_end.date())
@@ -159,7 +161,7 @@ def train_and_evaluate(
     )
     windows = {"fit": fit_frames, "later": later_frames, "evaluation": eval_frames}
     fits, _ = fit_in_order(windows, fitter)
-    return result_of(fits, evaluate(fits, labels, capacity), split, "time", dropped)
+    return result_of(fits, evaluate(fits, labels, capacity, explore_share), split, "time", dropped)
 
 
 def cross_validate(
@@ -173,6 +175,7 @@ def cross_validate(
     capacity: dict[str, int],
     min_positives: int,
     fusion: Fusion | None = None,
+    explore_share: float = 0.0,
 ) -> TrainingResult:
     """Stratified cross-validation by entity over the whole period.
 
@@ -202,4 +205,4 @@ def cross_validate(
         fusion=fusion,
     )
     fits, _ = fit_in_order({"all": frames}, fitter)
-    return result_of(fits, evaluate(fits, labels, capacity), None, "cv", dropped)
+    return result_of(fits, evaluate(fits, labels, capacity, explore_share), None, "cv", dropped)

@@ -293,6 +293,7 @@ def card(
         "claim_kind": code_label("claim_kind", lead.get("claim_kind"), lang),
         "why": why_line(reasons, rules, lang, currency),
         "repeat": repeat,
+        "reserve": text("reserve", lang) if bool(lead.get("reserve")) else "",
         "reasons": [r["text"] for r in reasons],
         "rules": rules,
         "claims": claims,

@@ -31,6 +31,7 @@ TEMPLATE = """{%- macro card(c, t) -%}
 {{ t.score }} {{ c.score }}{% if c.claim_kind %} · {{ c.claim_kind }}{% endif %}</h3>
 <p class="why"><b>{{ t.why }}{{ t.colon }}</b> {{ c.why }}</p>
 {% if c.repeat %}<p class="note repeat">{{ c.repeat }}</p>{% endif %}
+{% if c.reserve %}<p class="note reserve">{{ c.reserve }}</p>{% endif %}
 {% if c.money %}<p class="muted">{{ t.money_at_stake }} {{ c.money }} · {{ t.rule_money }}
 {{ c.rule_money }} · {{ t.model_money }} {{ c.model_money }}</p>{% endif %}
 {% if c.reasons %}<p><b>{{ t.reasons }}{{ t.colon }}</b></p><ul class="reasons">

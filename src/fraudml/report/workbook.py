@@ -42,6 +42,7 @@ LEAD_SHEET = (
     "model",
     "repeat",
     "first_raised",
+    "reserve",
     *VERDICT_COLUMNS[2:],
 )
 #: columns written with two decimals, and risk columns with three
@@ -93,7 +94,7 @@ def leads_sheet(leads: pd.DataFrame, lang: str) -> pd.DataFrame:
             out[c] = [code_label("claim_kind", v, lang) for v in leads.get(c, [None] * len(leads))]
         elif c == "tier":
             out[c] = leads.get("tier")
-        elif c == "repeat" and c in leads.columns:
+        elif c in ("repeat", "reserve") and c in leads.columns:
             out[c] = [text("yes" if v else "no", lang) for v in leads[c]]
         elif c == "reasons":
             out[c] = [_reasons(r, lang) for _, r in leads.iterrows()]

@@ -9,7 +9,7 @@ import pandas as pd
 
 from fraudml.scoring.rank import (
     TierRule,
-    distinct_ranks,
+    lead_ranks,
     money_at_stake,
     per_row,
     priority_tiers,
@@ -23,6 +23,7 @@ LEAD_COLUMNS = [
     "score",
     "rank",
     "tier",
+    "reserve",
     "model",
     "reasons_zh",
     "reasons_en",
@@ -118,6 +119,7 @@ def lead_table(
             "score": ranked["score"].to_numpy(),
             "rank": ranked["rank"].to_numpy(),
             "tier": ranked["tier"].to_numpy(),
+            "reserve": ranked["reserve"].to_numpy(dtype=bool) if "reserve" in ranked else False,
             "model": per_row(model, leads),
             "reasons_zh": reasons["reasons_zh"].to_numpy(),
             "reasons_en": reasons["reasons_en"].to_numpy(),
@@ -160,7 +162,7 @@ def prioritise(
     Returns
     -------
     scores, leads : DataFrame
-        Copies with ``rank`` re-set by :func:`fraudml.scoring.rank.distinct_ranks` (score,
+        Copies with ``rank`` re-set by :func:`fraudml.scoring.rank.lead_ranks` (score,
         then money at stake, then id), ``tier`` by
         :func:`fraudml.scoring.rank.priority_tiers`, and :data:`MONEY_COLUMNS` (the scores
         sheet's rule amount is the lead's, 0 for the others); rows in their order.
@@ -185,7 +187,9 @@ def prioritise(
             index=g.index,
         )
         money = money_at_stake(g.score, paid, amounts)
-        ranks = distinct_ranks(g.score, money.money_at_stake, ids)
+        ranks = lead_ranks(
+            g.score, money.money_at_stake, ids, g.get("novelty"), g.get("reserve"), g.get("rank")
+        )
         tiers_ = priority_tiers(g.score, money.money_at_stake, money.rule_amount, rule)
         parts.append(money.assign(rank=ranks, tier=tiers_))
     extra = pd.concat(parts).reindex(scores.index)

@@ -233,6 +233,7 @@ def score_period(
     capacity: dict[str, int],
     *,
     definite_leads: bool = False,
+    explore_share: float = 0.0,
 ) -> ScoreResult:
     """Score every entity of ``window`` with ``models`` and choose the leads.
 
@@ -241,6 +242,8 @@ def score_period(
     each lead type (:func:`fraudml.entities.lead_capacity`); definite rule violations go
     to the deduction list (:mod:`fraudml.scoring.violations`), and with
     ``definite_leads`` every entity holding one is also a lead beyond the capacity.
+    ``explore_share`` of each capacity is reserved for the highest label-free evidence
+    (:func:`fraudml.models.fusion.reserve_order`).
     """
     check_claims_in_window(ds, window)
     check_feature_set(models)
@@ -269,7 +272,7 @@ def score_period(
         model_of = pd.Series(np.repeat([versions.get(k, "?") for k in kinds], sizes), s.index)
         claim_kind = kind_of if lead_type == "claim" else None
         k = lead_capacity(capacity, lead_type, kinds)
-        ranked = rank_entities(s, k)
+        ranked = rank_entities(s, k, explore_share)
         sheets.append(scores_sheet(lead_type, ranked, model_of, claim_kind))
         definite = (
             pd.concat([definite_violations(frames[kind]) for kind in kinds])
@@ -329,6 +332,9 @@ def score_period(
         log.info("%-8s %s scored, %d leads", "group", f"{len(sheet):,}", len(chosen_groups))
     scores = pd.concat(sheets, ignore_index=True) if sheets else pd.DataFrame()
     leads = pd.concat(lead_sheets, ignore_index=True) if lead_sheets else pd.DataFrame()
+    for sheet in (scores, leads):  # group rows have no reserve: never placed by it
+        if "reserve" in sheet:
+            sheet["reserve"] = sheet["reserve"].astype("boolean").fillna(False).astype(bool)
     if not leads.empty:
         leads = leads.sort_values(["entity_type", "rank"], kind="stable").reset_index(drop=True)
     ev = pd.concat(evidence, ignore_index=True) if evidence else pd.DataFrame()

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from fraudml.errors import SettingError
+from fraudml.models.fusion import reserve_order
 
 #: the scores sheet: one row per scored entity, in the order the entities were scored
 SCORE_COLUMNS = [
@@ -20,6 +21,8 @@ SCORE_COLUMNS = [
     "anomaly_score",
     "supervised",
     "rule_part",
+    "novelty",
+    "reserve",
     "model",
     "tier",
 ]
@@ -66,32 +69,48 @@ def tiers(ranks: pd.Series, capacity: int) -> pd.Series:
     return pd.Series([tier(int(r), capacity) for r in ranks], index=ranks.index, dtype="str")
 
 
-def rank_entities(scored: pd.DataFrame, capacity: int) -> pd.DataFrame:
+def rank_entities(scored: pd.DataFrame, capacity: int, explore_share: float = 0.0) -> pd.DataFrame:
     """Each scored entity's risk, rank and tier.
 
     Parameters
     ----------
     scored : DataFrame
         :func:`fraudml.models.risk.score_frame` of one entity type: ``risk``,
-        ``anomaly_score``, ``supervised`` and ``rule_part`` per entity.
+        ``anomaly_score``, ``supervised``, ``rule_part`` and ``novelty`` per entity (a
+        frame without ``novelty`` ranks by risk alone).
     capacity : int
         Leads the auditors can take for this entity type (tier A).
+    explore_share : float
+        Share of ``capacity`` reserved for the highest label-free evidence
+        (:func:`fraudml.models.fusion.reserve_order`); 0 ranks by risk alone.
 
     Returns
     -------
     DataFrame
         Indexed like ``scored``: ``score`` (the risk), ``rank``, ``tier``,
-        ``anomaly_score``, ``supervised`` and ``rule_part``.
+        ``anomaly_score``, ``supervised``, ``rule_part``, ``novelty`` and ``reserve``
+        (placed by the reserve).
     """
-    ranks = risk_ranks(scored["risk"])
+    risk = scored["risk"]
+    novelty = scored.get("novelty", risk)
+    # a stable sort first, so that the reserve's ties keep the risk order
+    ordered = risk.sort_values(ascending=False, kind="stable").index
+    order, reserved = reserve_order(
+        risk.loc[ordered].to_numpy(), novelty.loc[ordered].to_numpy(), capacity, explore_share
+    )
+    ranks = np.empty(len(order), dtype="int64")
+    ranks[order] = np.arange(1, len(order) + 1)
+    ranks = pd.Series(ranks, index=ordered).reindex(scored.index)
     return pd.DataFrame(
         {
-            "score": scored["risk"],
+            "score": risk,
             "rank": ranks,
             "tier": tiers(ranks, capacity),
             "anomaly_score": scored["anomaly_score"],
             "supervised": scored["supervised"],
             "rule_part": scored["rule_part"],
+            "novelty": novelty,
+            "reserve": pd.Series(reserved, index=ordered).reindex(scored.index),
         },
         index=scored.index,
     )
@@ -132,6 +151,8 @@ def scores_sheet(
             "anomaly_score": ranked["anomaly_score"].to_numpy(),
             "supervised": ranked["supervised"].to_numpy(),
             "rule_part": ranked["rule_part"].to_numpy(),
+            "novelty": ranked["novelty"].to_numpy(),
+            "reserve": ranked["reserve"].to_numpy(dtype=bool),
             "model": per_row(model, ranked.index),
             "tier": ranked["tier"].to_numpy(),
         }
@@ -235,6 +256,39 @@ def priority_tiers(
     b = (risk >= rule.medium) | (rules >= rule.money)
     out = np.where(a, "A", np.where(b, "B", "C"))
     return pd.Series(out, index=score.index, dtype="str")
+
+
+def lead_ranks(
+    score: pd.Series,
+    money: pd.Series,
+    ids: pd.Series,
+    novelty: pd.Series | None = None,
+    reserve: pd.Series | None = None,
+    rank: pd.Series | None = None,
+) -> pd.Series:
+    """:func:`distinct_ranks` that keeps the capacity's reserve in its place.
+
+    The entities ``reserve`` marks held the ranks right after the first ``h`` (``h`` one
+    less than the best of their ``rank``s); they keep that block, ordered by ``novelty``
+    then money then id, and every other entity is ranked around it by
+    :func:`distinct_ranks`' order. Without a reserve this is :func:`distinct_ranks`.
+
+    >>> s = pd.Series([0.9, 0.8, 0.1]); m = pd.Series([0.0, 0.0, 0.0])
+    >>> r = pd.Series([False, False, True]); old = pd.Series([1, 3, 2])
+    >>> list(lead_ranks(s, m, pd.Series(["a", "b", "c"]), s, r, old))
+    [1, 3, 2]
+    """
+    if reserve is None or rank is None or not reserve.fillna(False).astype(bool).any():
+        return distinct_ranks(score, money, ids)
+    marked = reserve.fillna(False).astype(bool).to_numpy()
+    head = int(rank.to_numpy()[marked].min()) - 1
+    others = distinct_ranks(score[~marked], money[~marked], ids[~marked])
+    nov = (novelty if novelty is not None else score)[marked]
+    block = distinct_ranks(nov, money[marked], ids[marked])
+    out = pd.Series(0, index=score.index, dtype="int64")
+    out[~marked] = np.where(others <= head, others, others + int(marked.sum()))
+    out[marked] = block + head
+    return out
 
 
 def distinct_ranks(score: pd.Series, money: pd.Series, ids: pd.Series) -> pd.Series:

@@ -164,7 +164,8 @@ def score(
     ) as output:
         store.configure(settings.store)
         timings: dict[str, float] = {}
-        with opened(data, encoding, engine, cache) as ds:
+        # partitioned claims: only the period's months and the look-back before them
+        with opened(data, encoding, engine, cache, until=period.end) as ds:
             ns = store.namespace(settings.namespace)
             models, versions, missing = champions(ns)
             timings["load"] = time.perf_counter() - started
@@ -176,6 +177,7 @@ def score(
                 versions,
                 dict(settings.capacity),
                 definite_leads=settings.definite_leads,
+                explore_share=settings.explore_share,
             )
             timings["score_and_explain"] = time.perf_counter() - started - timings["load"]
             timings["explain"] = result.explain_seconds

@@ -355,6 +355,7 @@ def train(
         capacity=dict(settings.capacity),
         min_positives=settings.min_positives,
         fusion=settings.fusion,
+        explore_share=settings.explore_share,
     )
     folder = tracking_folder(settings.store)
     guard_store(folder, data, "train.store")
