@@ -11,15 +11,19 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import ibis
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
 import fraudml
 from fraudml.cli.main import main
+from fraudml.contract import VISIT_TYPES
 from fraudml.errors import SettingError
+from fraudml.rulebase import HIT_COLUMNS
 from fraudml.service import Service, ServiceSettings, create_app
 from fraudml.service.audit import read_audit
+from fraudml.service.engine import hit_visit_types
 from fraudml.service.settings import DEFAULT_DECISION, DecisionPolicy, SuspensionSettings
 
 MONTH = (datetime(2024, 11, 1), datetime(2024, 12, 1))
@@ -424,13 +428,23 @@ def _month_requests(root: Path) -> list[dict[str, Any]]:
     ]
 
 
-def test_parity_with_the_batch_rule_run_for_a_month(start, city_root, kept):
+@pytest.fixture(scope="module")
+def month_client(start) -> TestClient:
+    """A service whose history is the committed city's claims before November."""
+    return start(history_until=MONTH[0])
+
+
+@pytest.fixture(scope="module")
+def month_requests(city_root: Path) -> list[dict[str, Any]]:
+    return _month_requests(city_root)
+
+
+def test_parity_with_the_batch_rule_run_for_a_month(month_client, month_requests, city_root, kept):
     """Every claim of November through /v1/check/batch, the service knowing the claims
     before it: the same hits, hit for hit, as the batch rule run whose window ends with
     November, on November's claims (the rules a claim can answer: all but the provider
     ratios)."""
-    online_client = start(history_until=MONTH[0])
-    requests = _month_requests(city_root)
+    online_client, requests = month_client, month_requests
     r = online_client.post("/v1/check/batch?stage=post", json={"claims": requests})
     assert r.status_code == 200, r.text[:500]
     results = r.json()["results"]
@@ -461,6 +475,95 @@ def test_parity_with_the_batch_rule_run_for_a_month(start, city_root, kept):
     assert sum(batch.values()) > 100
     assert len({key[1] for key in batch}) >= 10  # most rule families fired
     assert {"BIL-TRACE", "INP-DURING", "CAT-DAILY", "FRQ-REGION"} <= {key[1] for key in batch}
+
+
+def _reference_rows(service: Service) -> list[tuple]:
+    """The hits of every served rule over the work tables as they are, from the rules'
+    own SQL as a batch run builds it (one union, nothing pruned, no rule left out)."""
+    cursor = service.rules.cursor
+    if not cursor.execute(
+        "SELECT count(*) FROM duckdb_prepared_statements() WHERE name = 'test_reference'"
+    ).fetchall()[0][0]:
+        exprs = list(service.rules.exprs.values())
+        union = ibis.union(*exprs, distinct=False) if len(exprs) > 1 else exprs[0]
+        cursor.execute(f"PREPARE test_reference AS {ibis.to_sql(union, dialect='duckdb')}")
+    return cursor.execute("EXECUTE test_reference").fetchall()
+
+
+def test_each_visit_types_statement_gives_every_rules_hits_on_its_claims(
+    month_client, month_requests
+):
+    """November in the work tables (a 事前 batch: nothing joins the history): for each
+    visit type, the statement a single check of that type runs (the rules that can hit
+    such a claim, their SQL pruned) gives, on the claims of that type, exactly the hits
+    of every served rule's own SQL; the batch statement gives all of them; and no rule
+    hits a claim of a visit type it is left out for (over the history too)."""
+    r = month_client.post("/v1/check/batch?stage=pre", json={"claims": month_requests})
+    assert r.status_code == 200, r.text[:500]
+    service = month_client.app.state.service
+    cursor = service.rules.cursor
+    reference = _reference_rows(service)
+    visit = dict(cursor.execute("SELECT claim_id, visit_type FROM w_claims").fetchall())
+    checked = {q["claim"]["claim_id"] for q in month_requests}
+    rules = {rule.id: rule for rule in service.rules.rules}
+    for row in reference:  # row: HIT_COLUMNS, the rule first, the claim tenth
+        assert visit[row[9]] in hit_visit_types(rules[row[0]]), row[:10]
+    statements = service.rules.statements
+    full = cursor.execute(f"EXECUTE {statements[None]}").fetchall()
+    assert Counter(full) == Counter(reference)
+    fired: set[str] = set()
+    for visit_type in VISIT_TYPES:
+        name = statements[visit_type]
+        rows = cursor.execute(f"EXECUTE {name}").fetchall() if name else []
+        mine = Counter(row for row in rows if row[9] in checked and visit[row[9]] == visit_type)
+        want = Counter(
+            row for row in reference if row[9] in checked and visit[row[9]] == visit_type
+        )
+        assert mine == want, visit_type
+        fired |= {row[0] for row in want}
+    assert sum(1 for row in reference if row[9] in checked) > 100
+    assert len(fired) >= 10
+    # the single checks' statements leave rules out: an outpatient visit cannot get an
+    # inpatient rule's hit
+    assert statements["outpatient"] != statements[None]
+
+
+def test_single_checks_give_the_hits_of_every_served_rule(month_client, month_requests):
+    """Claims of November one at a time (事前: the history stays as it is), every stay
+    and a sample of the rest: each check's hits are, row for row, those
+    of every served rule's own SQL over the same work tables."""
+    service = month_client.app.state.service
+    fast_run = service.rules.run
+    compared: list[int] = []
+    current: set[str] = set()
+
+    def checked_run(visit_types=None):
+        hits = fast_run(visit_types)
+        mine = Counter(
+            tuple(h.row[c] for c in HIT_COLUMNS) for h in hits if h.row["claim_id"] in current
+        )
+        want = Counter(row for row in _reference_rows(service) if row[9] in current)
+        assert mine == want, sorted(current)
+        compared.append(sum(want.values()))
+        return hits
+
+    # stays (the visit type with the most rules) and a sample of the rest: the batch test
+    # above compares every claim of the month, this one the single-check path
+    chosen = [
+        q
+        for i, q in enumerate(month_requests)
+        if q["claim"]["visit_type"] == "inpatient" or i % 300 == 0
+    ]
+    service.rules.run = checked_run
+    try:
+        for body in chosen:
+            current = {body["claim"]["claim_id"]}
+            r = month_client.post("/v1/check?stage=pre", json=body)
+            assert r.status_code == 200, r.text
+    finally:
+        service.rules.run = fast_run
+    assert len(compared) == len(chosen) > 40
+    assert sum(compared) >= 10  # the sample has hits to compare, of stays above all
 
 
 # ------------------------------------------------------------------ 熔断

@@ -198,7 +198,7 @@ class Service:
         with self._lock:
             batch = self._batch(requests, prefix)
             self.history.fill(batch)
-            raw = self.rules.run()
+            raw = self.rules.run({r.claim.visit_type for r in requests})
             hits = self._hits(raw, requests)
             answers = self._decide(requests, hits, stage)
             if self.audit is not None:
