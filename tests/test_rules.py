@@ -519,6 +519,32 @@ def test_trace_repeat_after_the_window_changes_nothing(make_dataset):
     assert hit_keys(run_rules(root, rule)) == {("C3", 1): 30.0}
 
 
+def test_windows_run_one_after_another_on_one_connection_get_their_own_hits(make_dataset):
+    """Training runs the rules over three windows on one connection, reusing each rule's
+    compiled SQL: every window's hits are its own, as a fresh connection gives them."""
+
+    def edit(t):
+        t["claims"].append(claim("C3", "002", "D1", "pharmacy", "2024-06-05 10:00:00"))
+        t["claim_items"].append(
+            line("C3", 1, "XA01", "western_drug", 1, 30, trace="81000000000000000001")
+        )
+
+    root = make_dataset(edit)
+    # two rules reading fee lines: the run shares the window's lines between them
+    rules = [RULES["BIL-TRACE"], RULES["BIL-DUP-DAY"]]
+    ds = load_dataset(root, memory_limit="1GB", threads=1)
+    try:
+        before, whole = (
+            apply_rules(ds, w, rules).hits.to_pandas()
+            for w in (Window(end=datetime(2024, 6, 1)), Window())
+        )
+    finally:
+        ds.close()
+    assert before.empty
+    assert hit_keys(whole) == {("C3", 1): 30.0}
+    pd.testing.assert_frame_equal(whole, run_rules(root, rules))
+
+
 def test_rules_needing_a_missing_table_are_skipped_and_listed(make_dataset):
     root = make_dataset()
     ds = load_dataset(root, memory_limit="1GB", threads=1)
