@@ -239,3 +239,20 @@ def test_a_layout_fault_exits_2_with_the_message(tmp_path: Path, capsys) -> None
     err = capsys.readouterr().err
     assert "month=Feb/part-0.parquet: partition value 'Feb' is not a month" in err
     assert "Traceback" not in err
+
+
+def test_a_months_load_keeps_the_whole_datasets_kept_validation(tmp_path: Path) -> None:
+    """Scoring a month after ``make validate`` reopens neither's entry wrongly: the
+    whole load and the load of some months are kept side by side."""
+    root = write(tmp_path / "split", tables(), True)
+    cache = tmp_path / "kept"
+    with load_dataset(root, cache=cache) as ds:
+        whole = ds.table("claims").count().execute()
+    with load_dataset(root, cache=cache, until=date(2024, 4, 1)) as ds:
+        some = ds.table("claims").count().execute()
+    kept = [e for e in cache.iterdir() if e.is_dir()]
+    entries = sorted(json.loads((e / "validation.json").read_text())["scope"] for e in kept)
+    assert entries == ["all", "until 2024-04-01"] and some < whole
+    with load_dataset(root, cache=cache) as ds:  # reopened, not validated again
+        assert ds.table("claims").count().execute() == whole
+    assert len([e for e in cache.iterdir() if e.is_dir()]) == 2

@@ -87,14 +87,20 @@ def read_report(entry: Path) -> dict:
     return json.loads((entry / REPORT).read_text(encoding="utf-8"))
 
 
-def prune(cache: Path, keep: str, dataset: Path) -> None:
-    """Remove the entries of earlier versions of ``dataset`` (another key, same folder)."""
+def prune(cache: Path, keep: str, dataset: Path, scope: str = "all") -> None:
+    """Remove the entries of earlier versions of ``dataset`` (another key, same folder,
+    same ``scope``: ``all`` for the whole dataset, ``until …`` for a load of the months
+    before a period's end, so that scoring a month keeps ``make validate``'s entry)."""
     here = str(Path(dataset).resolve())
     for entry in Path(cache).iterdir():
         if entry.name == keep or not entry.is_dir() or written_by(entry) != COMMAND:
             continue
         try:
-            same = str(Path(read_report(entry)["dataset"]).resolve()) == here
+            report = read_report(entry)
+            same = (
+                str(Path(report["dataset"]).resolve()) == here
+                and report.get("scope", "all") == scope
+            )
         except (OSError, ValueError, KeyError):
             continue
         if same:

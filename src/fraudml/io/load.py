@@ -368,12 +368,14 @@ def _load_on_duckdb(
             )
             moves = staging is not None and database == staging / "validated.duckdb"
             if staging is not None:
-                write_json(staging / "validation.json", validation_report(ds))
+                scope = "all" if until is None else f"until {until}"
+                write_json(staging / "validation.json", {**validation_report(ds), "scope": scope})
             if moves:
                 # the database moves with the folder: close it here, reopen it there
                 con.disconnect()
         if keep is not None:
-            kept.prune(Path(cache), key, root)
+            # a load of some months keeps the whole dataset's entry, and the other way round
+            kept.prune(Path(cache), key, root, "all" if until is None else f"until {until}")
             shutil.rmtree(tmp_dir, ignore_errors=True)
             log.info("validation kept in %s for the next commands", keep.path)
             return _open_kept(root, keep.path, engine, temp_directory)

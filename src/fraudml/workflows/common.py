@@ -6,7 +6,7 @@ import logging
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from fraudml.errors import OutputError, RuleBaseError
@@ -52,8 +52,10 @@ def opened(
     encoding: str = "utf-8",
     engine: EngineSettings | None = None,
     cache: str | Path | None = None,
+    until: date | datetime | None = None,
 ) -> Iterator[Dataset]:
     """``data`` validated and open for the block; closed after it when opened here.
+    ``until`` limits claim tables partitioned by month to the months before it.
 
     With ``cache``, a validation kept there for these very files is reused instead of
     validating again (:mod:`fraudml.io.cache`). The dataset's warnings go to the log, so
@@ -62,7 +64,7 @@ def opened(
     if isinstance(data, Dataset):
         yield data
         return
-    ds = validate(data, encoding=encoding, engine=engine, cache=cache)
+    ds = validate(data, encoding=encoding, engine=engine, cache=cache, until=until)
     try:
         yield ds
     finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from datetime import date, datetime
 from pathlib import Path
 
 from fraudml.io.load import Dataset, load_dataset
@@ -21,6 +22,7 @@ def validate(
     engine: EngineSettings | None = None,
     database: str | Path | None = None,
     cache: str | Path | None = None,
+    until: date | datetime | None = None,
 ) -> Dataset:
     """Validate the dataset folder ``data`` against the contract.
 
@@ -40,6 +42,9 @@ def validate(
     cache : path, optional
         Kept validations: with ``out`` this validation is kept there for later commands;
         without it one kept for these files is reused (:mod:`fraudml.io.cache`).
+    until : date or datetime, optional
+        A period's end: of claim tables partitioned by month only the months before it
+        are read (:func:`fraudml.io.load_dataset`); a flat dataset is read whole.
 
     Returns
     -------
@@ -55,6 +60,7 @@ def validate(
         database=database,
         cache=cache,
         engine=engine,
+        until=until,
     )
     for warning in ds.warnings:
         log.warning("%s", warning)
