@@ -161,3 +161,18 @@ def kept_validations(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("kept-validations")
     os.environ["FRAUDML_CACHE"] = str(folder)
     return folder
+
+
+#: A part of the rule base with definite and suspicious rules of claims, lines and stays,
+#: for the end-to-end tests whose subject is not the rules (registration, outputs, label
+#: leakage): the whole base over three training windows costs most of a training's time,
+#: and the rules have tests of their own (test_rules*.py).
+SOME_RULES = [
+    Path(__file__).resolve().parents[1] / "conf" / "rules" / name
+    for name in ("billing.yaml", "catalog.yaml")
+]
+
+
+def some_rules_override() -> str:
+    """:data:`SOME_RULES` as a Hydra override of ``rules.files``."""
+    return "rules.files=[" + ",".join(f"'{p}'" for p in SOME_RULES) + "]"

@@ -25,6 +25,7 @@ from fraudml.models.risk import fit_entity, score_frame
 from fraudml.models.training import time_split, train_and_evaluate
 from fraudml.paths import conf_dir
 from fraudml.workflows import load_rule_base
+from tests.conftest import SOME_RULES, some_rules_override
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -170,7 +171,7 @@ def test_every_model_config_composes_and_instantiates(group):
 
 
 def _small_training(root: Path):
-    rules = load_rule_base(None)
+    rules = load_rule_base(SOME_RULES)  # labels are the subject here, not the rules
     with load_dataset(root, memory_limit="1GB") as ds:
         split = time_split(
             datetime(2024, 1, 1),
@@ -243,6 +244,7 @@ def test_train_command_registers_champions_in_the_given_tracking_store(
         f"train.out={tmp_path / 'out'}",
         "anomaly.n_estimators=50",
         "model.n_estimators=80",
+        some_rules_override(),  # registration is the subject here, not the rules
     ]
     assert main(args) == 0
     mlflow.set_tracking_uri(uri)
@@ -290,7 +292,7 @@ def test_cross_validation_mode_scores_every_entity_out_of_fold(city_root):
     with load_dataset(city_root, memory_limit="1GB") as ds:
         result = cross_validate(
             ds,
-            load_rule_base(None),
+            load_rule_base(SOME_RULES),
             folds=3,
             seed=5,
             anomaly=ProfileIsolationForest(n_estimators=30, random_state=5),

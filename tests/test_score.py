@@ -17,6 +17,7 @@ from fraudml.models.risk import fit_entity
 from fraudml.report import render
 from fraudml.report.render import neutralise, pseudonym, render_html, write_xlsx
 from fraudml.scoring.pipeline import check_feature_set
+from tests.conftest import some_rules_override
 
 
 def _frame(seed: int) -> tuple[pd.DataFrame, pd.Series]:
@@ -144,7 +145,8 @@ def test_pseudonyms_are_salted_and_stable():
 def test_score_command_writes_the_contract_outputs_atomically(city_root, tmp_path, monkeypatch):
     store = tmp_path / "mlflow"
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    train = ["train", f"data.path={city_root}", f"train.store={store}"]
+    rules = some_rules_override()  # the outputs are the subject here, not the rules
+    train = ["train", f"data.path={city_root}", f"train.store={store}", rules]
     assert main([*train, "anomaly.n_estimators=40", "model.n_estimators=60"]) == 0
     score = [
         "score",
@@ -152,6 +154,7 @@ def test_score_command_writes_the_contract_outputs_atomically(city_root, tmp_pat
         f"models.store={store}",
         "period.start=2024-11-01",
         "period.end=2024-12-01",
+        rules,
     ]
     out = tmp_path / "out"
 
@@ -172,7 +175,14 @@ def test_score_command_writes_the_contract_outputs_atomically(city_root, tmp_pat
     assert {"entity_type", "entity_id", "score", "rank", "model"} <= set(leads.columns)
     for _, g in scores.groupby("entity_type"):
         assert sorted(g["rank"]) == list(range(1, len(g) + 1))
-        assert g.sort_values("rank").score.is_monotonic_decreasing
+        by_rank = g.sort_values("rank")
+        # rank follows the score, but for the capacity's reserve, which follows novelty
+        assert by_rank[~by_rank.reserve].score.is_monotonic_decreasing
+        assert by_rank[by_rank.reserve].novelty.is_monotonic_decreasing
+    reserved = scores[scores.reserve]
+    assert set(reserved.entity_type) >= {"patient", "claim"}  # 30 of 100, 75 of 250
+    sizes = reserved.groupby("entity_type").size()
+    assert sizes.get("patient", 0) <= 30 and sizes.get("claim", 0) <= 75
     patients = leads[leads.entity_type == "patient"].entity_id
     assert len(patients) and patients.str.fullmatch(r"P[0-9a-f]{16}").all()
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))

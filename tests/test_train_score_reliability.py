@@ -39,7 +39,7 @@ from fraudml.scoring.pipeline import check_currency, evidence_claims, ordered_hi
 from fraudml.tracking import mlflow_store as store
 from fraudml.workflows import load_rule_base
 from tests.builders import claim
-from tests.conftest import base_tables, write_csv_dataset
+from tests.conftest import base_tables, some_rules_override, write_csv_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 CITY = ROOT / "data" / "synthetic" / "small"
@@ -110,6 +110,7 @@ def _score_args(data: Path, trained: dict, out: Path, *extra: str) -> list[str]:
         f"models.store={trained['store']}",
         f"models.namespace={NS}",
         f"out={out}",
+        some_rules_override(),  # as the models were trained
         *extra,
     ]
 
@@ -157,6 +158,7 @@ def trained(tmp_path_factory) -> Iterator[dict]:
                 f"train.out={root / 'train'}",
                 "anomaly.n_estimators=20",
                 "model.n_estimators=20",
+                some_rules_override(),  # reliability is the subject here, not the rules
             ]
         )
     assert code == 0

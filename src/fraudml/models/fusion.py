@@ -35,6 +35,12 @@ shifted city's visit AP (0.796 → 0.776, 0.746), so 0.1 stays.
 
 Every channel is scaled per entity type (its own calibration or its own training
 distribution), which keeps claims of both kinds (stays and visits) on one scale.
+
+The noisy-OR cannot by itself keep room for a scheme nobody labelled: where the labelled
+schemes' positives outnumber the auditors' capacity, their supervised probabilities fill
+every place. :func:`reserve_order` therefore orders the leads with a share of each
+capacity reserved for :func:`label_free` evidence (``evaluate.explore_share``; measured in
+docs/quality.md).
 """
 
 from __future__ import annotations

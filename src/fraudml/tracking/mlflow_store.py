@@ -321,6 +321,10 @@ def flatten(config: dict[str, Any], prefix: str = "") -> dict[str, str]:
     return out
 
 
+#: the pip requirements inferred for the first model logged in this process
+_REQUIREMENTS: dict[str, list[str]] = {}
+
+
 def log_entity_model(
     model: EntityModel, example: pd.DataFrame, registered_name: str, metric: float
 ) -> str:
@@ -334,7 +338,18 @@ def log_entity_model(
         signature=infer_signature(example, scores),
         input_example=example,
         registered_model_name=registered_name,
+        pip_requirements=_REQUIREMENTS.get("pip"),
     )
+    if "pip" not in _REQUIREMENTS:
+        # every entity type's model is the same RiskModel class, so the pip requirements
+        # MLflow infers (in a subprocess of its own, seconds each) are the same: inferred
+        # once per process, then passed to the other models
+        try:
+            path = mlflow.pyfunc.get_model_dependencies(info.model_uri)
+            lines = Path(path).read_text(encoding="utf-8").splitlines()
+            _REQUIREMENTS["pip"] = [x.strip() for x in lines if x.strip() and x[0] != "#"]
+        except (OSError, MlflowException) as exc:  # inferring again costs time, not results
+            log.warning("pip requirements not kept for the next models: %s", exc)
     version = str(info.registered_model_version)
     client = MlflowClient()
     client.set_model_version_tag(registered_name, version, METRIC_TAG, repr(float(metric)))
