@@ -25,7 +25,6 @@ from fraudml.scoring.leads import LEAD_COLUMNS, choose_leads, definite_violation
 from fraudml.scoring.rank import (
     SCORE_COLUMNS,
     rank_entities,
-    risk_ranks,
     scores_sheet,
     tier,
     tiers,
@@ -66,7 +65,7 @@ def _unchanged(step, *frames):
 
 
 def test_ranks_run_by_descending_risk_and_ties_keep_their_order():
-    ranks = risk_ranks(_scored()["risk"])
+    ranks = rank_entities(_scored(), 0)["rank"]
     assert list(ranks.index) == ["P1", "P2", "P3", "P4", "P5", "P6", "P7"]
     # P2 and P4 tie at 0.90: P2 came first, ranks first
     assert list(ranks) == [6, 1, 4, 2, 5, 3, 7]
@@ -82,7 +81,7 @@ def test_ranks_run_by_descending_risk_and_ties_keep_their_order():
     ],
 )
 def test_tiers_are_a_within_capacity_b_within_three_times_it_c_beyond(capacity, expected):
-    ranks = risk_ranks(_scored()["risk"])
+    ranks = rank_entities(_scored(), 0)["rank"]
     assert list(tiers(ranks, capacity)) == expected
     assert [tier(int(r), capacity) for r in ranks] == expected
     assert list(tiers(ranks, capacity).index) == list(ranks.index)
@@ -124,7 +123,7 @@ def test_definite_violations_come_from_the_rule_aggregate():
 
 
 def test_leads_are_the_top_capacity_plus_definite_violations_only_when_asked():
-    ranks = risk_ranks(_scored()["risk"])
+    ranks = rank_entities(_scored(), 0)["rank"]
     definite = pd.Series([False, False, False, False, False, False, True], index=ranks.index)
     assert list(choose_leads(ranks, 2)) == ["P2", "P4"]
     # P7 ranks last, but a definite violation makes it a lead

@@ -28,24 +28,6 @@ SCORE_COLUMNS = [
 ]
 
 
-def risk_ranks(risk: pd.Series) -> pd.Series:
-    """Rank of each entity by descending risk.
-
-    Parameters
-    ----------
-    risk : Series
-        Risk per entity, indexed by entity.
-
-    Returns
-    -------
-    Series
-        ``1`` for the riskiest up to ``len(risk)``, indexed like ``risk``. Equal risks
-        keep their order in ``risk`` (a stable sort), so identical runs rank alike.
-    """
-    ordered = risk.sort_values(ascending=False, kind="stable")
-    return pd.Series(range(1, len(ordered) + 1), index=ordered.index).reindex(risk.index)
-
-
 def tier(rank: int, capacity: int) -> str:
     """A: within the auditors' capacity; B: within three times it; C: the rest."""
     return "A" if rank <= capacity else ("B" if rank <= 3 * capacity else "C")
