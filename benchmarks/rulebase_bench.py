@@ -4,7 +4,7 @@
 
 The city is simulated by the current simulator (so the catalog's national columns, the
 dates of death and the practitioners' registrations are filled and every rule runs) into
-``data/bench/rulebase-city-<patients>-<simulator hash>``, once. Then, each in a process of
+``data/bench/city-<patients>-<simulator hash>``, once. Then, each in a process of
 its own (peak memory measured): the dataset is validated and every rule of
 ``conf/rules`` run by fraudml, hits with messages and evidence materialised; and the SQL an
 engineer would write by hand counts the hits of a sample of rules, classic and national,
@@ -137,7 +137,7 @@ def simulator_hash() -> str:
 
 def city(n_lines: int) -> Path:
     patients = int(n_lines / LINES_PER_PATIENT)
-    root = DATA / f"rulebase-city-{patients}-{simulator_hash()}"
+    root = DATA / f"city-{patients}-{simulator_hash()}"  # shared with benchmarks.run.city
     if not (root / ".complete").exists():
         print(f"simulating {patients:,} patients into {root} …", flush=True)
         result = _child("simulate", str(root), str(patients))

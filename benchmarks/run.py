@@ -16,6 +16,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmarks.rulebase_bench import simulator_hash
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data" / "bench"
 
@@ -137,10 +139,17 @@ def bench_simulate(n_lines: int) -> list[str]:
     return rows
 
 
+def city_folder(patients: int) -> Path:
+    """Where a city of ``patients`` is kept: named by the simulator's source hash, so that a
+    changed simulator (a new optional column, a new scheme) simulates anew instead of
+    measuring last month's tables."""
+    return DATA / f"city-{patients}-{simulator_hash()}"
+
+
 def city(n_lines: int) -> Path:
     """A simulated city of about ``n_lines`` fee lines, generated once and kept."""
     patients = int(n_lines / LINES_PER_PATIENT)
-    root = DATA / f"city-{patients}"
+    root = city_folder(patients)
     if not (root / ".complete").exists():
         print(f"simulating {patients:,} patients into {root} …", flush=True)
         m = measure("simulate", "simulate", str(root), str(patients))
@@ -342,14 +351,14 @@ def bench_train(n_lines: int) -> list[str]:  # the city size is fixed, not n_lin
     import shutil
     import tempfile
 
-    root = DATA / f"city-{TRAIN_PATIENTS}"
+    root = city_folder(TRAIN_PATIENTS)
     if not (root / ".complete").exists():
         print(f"simulating {TRAIN_PATIENTS:,} patients into {root} …", flush=True)
         m = measure("simulate", "simulate", str(root), str(TRAIN_PATIENTS))
         (root / ".complete").write_text(json.dumps(m.result))
     size = json.loads((root / ".complete").read_text())
     store = Path(tempfile.mkdtemp(dir=DATA))
-    month = DATA / "month-2024-11"
+    month = DATA / f"month-2024-11-{simulator_hash()}"
     if not (month / ".complete").exists():
         print("score: a month of the large city …", flush=True)
         m = measure(

@@ -304,6 +304,36 @@ def test_peer_normalisation_on_a_known_group():
     assert out.loc["d", "v__peer_z"] == 0  # alone in its group
 
 
+def test_peer_statistics_in_batches_equal_the_single_expression():
+    from fraudml.features.peers import peer_keys, peer_statistics, with_peer_statistics
+
+    con = ibis.duckdb.connect()
+    frame = pd.DataFrame(
+        {
+            "id": list("abcdefg"),
+            "g": ["x", "x", "x", "y", "y", None, None],
+            "v": [1.0, 2.0, 10.0, 5.0, 7.0, 3.0, None],
+            "w": [0.0, 0.0, 4.0, 1.0, 1.0, 2.0, 8.0],
+            "u": [3.0, 1.0, 2.0, 0.5, 0.25, 9.0, 9.0],
+        }
+    )
+    table = con.create_table("profile", frame)
+    columns = ["v", "w", "u"]
+    whole = with_peers(table, ["g"], columns).to_pandas().set_index("id").sort_index()
+    keyed, gcols = peer_keys(table, ["g"])
+    keyed = con.create_table("keyed", keyed)
+    # 7 rows and at most 14 values a statement: two columns a batch, so two batches
+    stats = peer_statistics(con, keyed, gcols, columns, "stats", values_per_statement=14)
+    made = {r[0] for r in con.raw_sql("SELECT table_name FROM duckdb_tables()").fetchall()}
+    assert {"stats_d0", "stats_d2"} <= made
+    staged = with_peer_statistics(keyed, stats, gcols, columns)
+    staged = staged.to_pandas().set_index("id").sort_index()
+    pd.testing.assert_frame_equal(whole[staged.columns], staged, check_exact=True)
+    # the null group is a group of its own: f's v is its group's median (g's v is null)
+    assert staged.loc["f", "v__peer_median"] == 3.0
+    assert staged.loc["e", "w__peer_median"] == 1.0
+
+
 def test_without_fee_lines_item_features_are_dropped_and_listed(make_dataset):
     root = make_dataset()
     (root / "claim_items.csv").unlink()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from dataclasses import dataclass, field
@@ -10,13 +11,17 @@ import ibis.expr.types as ir
 
 from fraudml.entities import ENTITIES
 from fraudml.features.builders import BUILDERS, attach
-from fraudml.features.peers import with_peers
+from fraudml.features.peers import peer_keys, peer_statistics, with_peer_statistics
 from fraudml.features.registry import FEATURES, NEEDS_TEXT, Entity, features
 from fraudml.graph import WindowGraph, window_graph
 from fraudml.io.load import Dataset
 from fraudml.window import Inputs, Window, prepare
 
 log = logging.getLogger(__name__)
+
+#: Tags the temporary tables of each window's peer statistics: several windows' profiles
+#: are built on one connection in training.
+_TAGS = itertools.count()
 
 
 @dataclass
@@ -39,8 +44,10 @@ def build_profiles(ds: Dataset, window: Window) -> Profiles:
     The window's enriched claims (with their fee-line summary) are computed once into a
     temporary engine table by :func:`prepare`, and its network once by
     :func:`~fraudml.graph.window_graph` (patients gain their group's features and
-    ``group_id``, providers and doctors their rings'); the profiles themselves stay lazy
-    expressions until :func:`materialise` or a writer runs them.
+    ``group_id``, providers and doctors their rings'). Each profile before its peer
+    comparison, and its peers' statistics, are computed into temporary tables here
+    (bounded memory, :func:`_with_peers`); the profiles with their peer medians and
+    z-scores stay lazy expressions until :func:`materialise` or a writer runs them.
     """
     x = prepare(ds, window)
     graph = window_graph(ds.con, x.claims)
@@ -68,8 +75,27 @@ def build_profiles(ds: Dataset, window: Window) -> Profiles:
         cols = [f.name for f in available]
         prof = prof.select(spec.key, *spec.context, *cols)
         peer_cols = [f.name for f in available if f.peer]
-        tables[entity] = with_peers(prof, list(spec.peer_groups), peer_cols)
+        tables[entity] = _with_peers(ds, prof, list(spec.peer_groups), peer_cols, entity)
     return Profiles(tables, window, dropped, x, graph)
+
+
+def _with_peers(
+    ds: Dataset, prof: ir.Table, group: list[str], columns: list[str], entity: str
+) -> ir.Table:
+    """The profile with its peer medians and z-scores. The profile (with its group keys)
+    and its peers' statistics are computed into temporary tables here, the statistics a
+    few columns at a time (:func:`~fraudml.features.peers.peer_statistics`): in one
+    expression the engine held every group's values of every column at once, which at
+    100M fee lines no memory limit of one machine allowed."""
+    if not columns:
+        return prof
+    started = time.perf_counter()
+    tag = f"{entity}_{next(_TAGS)}"
+    keyed, gcols = peer_keys(prof, group)
+    keyed = ds.con.create_table(f"_profile_{tag}", keyed, temp=True)
+    stats = peer_statistics(ds.con, keyed, gcols, columns, f"_peers_{tag}")
+    log.debug("%s peers ready (%.1f s)", entity, time.perf_counter() - started)
+    return with_peer_statistics(keyed, stats, gcols, columns)
 
 
 def dropped_summary(dropped: dict[str, dict[str, str]]) -> list[str]:
