@@ -304,7 +304,7 @@ def test_peer_normalisation_on_a_known_group():
     assert out.loc["d", "v__peer_z"] == 0  # alone in its group
 
 
-def test_peer_statistics_in_batches_equal_the_single_expression():
+def test_peer_statistics_in_batches_equal_the_single_expression(monkeypatch):
     from fraudml.features.peers import peer_keys, peer_statistics, with_peer_statistics
 
     con = ibis.duckdb.connect()
@@ -322,16 +322,46 @@ def test_peer_statistics_in_batches_equal_the_single_expression():
     whole = with_peers(table, ["g"], columns).to_pandas().set_index("id").sort_index()
     keyed, gcols = peer_keys(table, ["g"])
     keyed = con.create_table("keyed", keyed)
+    made: list[str] = []
+    create = con.create_table
+
+    def recorded(name, *args, **kwargs):
+        made.append(name)
+        return create(name, *args, **kwargs)
+
+    monkeypatch.setattr(con, "create_table", recorded)
     # 7 rows and at most 14 values a statement: two columns a batch, so two batches
     stats = peer_statistics(con, keyed, gcols, columns, "stats", values_per_statement=14)
-    made = {r[0] for r in con.raw_sql("SELECT table_name FROM duckdb_tables()").fetchall()}
-    assert {"stats_d0", "stats_d2"} <= made
+    assert made == ["stats_m0", "stats_d0", "stats_m2", "stats_d2", "stats"]
+    left = {r[0] for r in con.raw_sql("SELECT table_name FROM duckdb_tables()").fetchall()}
+    assert left == {"profile", "keyed", "stats"}  # the batches' tables are dropped
     staged = with_peer_statistics(keyed, stats, gcols, columns)
     staged = staged.to_pandas().set_index("id").sort_index()
     pd.testing.assert_frame_equal(whole[staged.columns], staged, check_exact=True)
     # the null group is a group of its own: f's v is its group's median (g's v is null)
     assert staged.loc["f", "v__peer_median"] == 3.0
     assert staged.loc["e", "w__peer_median"] == 1.0
+
+
+def test_materialised_profiles_are_the_expressions_and_their_scratch_is_dropped(visits):
+    from fraudml.features import materialise
+
+    def scratch(ds):
+        rows = ds.con.raw_sql("SELECT table_name FROM duckdb_tables()").fetchall()
+        return {r[0] for r in rows if r[0].startswith(("_profile_", "_peers_"))}
+
+    lazy = profiles(visits)[0]
+    ds = load_dataset(visits, memory_limit="1GB", threads=1)
+    built = build_profiles(ds, Window())
+    named = {n for names in built.scratch.values() for n in names}
+    assert named and named <= scratch(ds)
+    tables = materialise(ds, built)
+    assert scratch(ds) == set()  # every profile's temporary tables are gone
+    for entity, table in tables.items():
+        assert built.tables[entity] is table  # the expressions now name the tables
+        kept = table.to_pandas().set_index(ENTITIES[entity].key)
+        pd.testing.assert_frame_equal(lazy[entity].sort_index(), kept.sort_index())
+    ds.close()
 
 
 def test_without_fee_lines_item_features_are_dropped_and_listed(make_dataset):

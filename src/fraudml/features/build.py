@@ -36,6 +36,9 @@ class Profiles:
     inputs: Inputs | None = None
     #: the window's network (groups and their evidence), for group leads
     graph: WindowGraph | None = None
+    #: entity → the temporary tables its expression reads (its profile before the peer
+    #: comparison, its peers' statistics), dropped by :func:`materialise`
+    scratch: dict[str, list[str]] = field(default_factory=dict)
 
 
 def build_profiles(ds: Dataset, window: Window) -> Profiles:
@@ -54,6 +57,7 @@ def build_profiles(ds: Dataset, window: Window) -> Profiles:
     x.covisits = graph.days  # the co-visit signals read the network's evidence
     tables: dict[str, ir.Table] = {}
     dropped: dict[str, dict[str, str]] = {}
+    scratch: dict[str, list[str]] = {}
     for entity, builder in BUILDERS.items():
         ent: Entity = entity  # type: ignore[assignment]
         if entity == "doctor" and "doctors" not in ds and not _has_doctor_ids(ds):
@@ -75,27 +79,30 @@ def build_profiles(ds: Dataset, window: Window) -> Profiles:
         cols = [f.name for f in available]
         prof = prof.select(spec.key, *spec.context, *cols)
         peer_cols = [f.name for f in available if f.peer]
-        tables[entity] = _with_peers(ds, prof, list(spec.peer_groups), peer_cols, entity)
-    return Profiles(tables, window, dropped, x, graph)
+        tables[entity], scratch[entity] = _with_peers(
+            ds, prof, list(spec.peer_groups), peer_cols, entity
+        )
+    return Profiles(tables, window, dropped, x, graph, scratch)
 
 
 def _with_peers(
     ds: Dataset, prof: ir.Table, group: list[str], columns: list[str], entity: str
-) -> ir.Table:
-    """The profile with its peer medians and z-scores. The profile (with its group keys)
-    and its peers' statistics are computed into temporary tables here, the statistics a
-    few columns at a time (:func:`~fraudml.features.peers.peer_statistics`): in one
-    expression the engine held every group's values of every column at once, which at
-    100M fee lines no memory limit of one machine allowed."""
+) -> tuple[ir.Table, list[str]]:
+    """The profile with its peer medians and z-scores, and the temporary tables it reads.
+    The profile (with its group keys) and its peers' statistics are computed into
+    temporary tables here, the statistics a few columns at a time
+    (:func:`~fraudml.features.peers.peer_statistics`): in one expression the engine held
+    every group's values of every column at once, which at 100M fee lines no memory limit
+    of one machine allowed."""
     if not columns:
-        return prof
+        return prof, []
     started = time.perf_counter()
     tag = f"{entity}_{next(_TAGS)}"
     keyed, gcols = peer_keys(prof, group)
     keyed = ds.con.create_table(f"_profile_{tag}", keyed, temp=True)
     stats = peer_statistics(ds.con, keyed, gcols, columns, f"_peers_{tag}")
     log.debug("%s peers ready (%.1f s)", entity, time.perf_counter() - started)
-    return with_peer_statistics(keyed, stats, gcols, columns)
+    return with_peer_statistics(keyed, stats, gcols, columns), [f"_profile_{tag}", f"_peers_{tag}"]
 
 
 def dropped_summary(dropped: dict[str, dict[str, str]]) -> list[str]:
@@ -118,11 +125,18 @@ def _has_doctor_ids(ds: Dataset) -> bool:
 
 
 def materialise(ds: Dataset, profiles: Profiles) -> dict[str, ir.Table]:
-    """Run the expressions once into engine tables (kept in DuckDB, not pandas)."""
+    """Run the expressions once into engine tables (kept in DuckDB, not pandas).
+
+    ``profiles.tables`` then names those tables, and each profile's temporary tables are
+    dropped: at 100M fee lines they held about 7 GB, which the engine would otherwise keep
+    (in memory or spilled) until the connection closed."""
     out = {}
-    for entity, expr in profiles.tables.items():
+    for entity, expr in list(profiles.tables.items()):
         started = time.perf_counter()
         out[entity] = ds.con.create_table(f"profile_{entity}", expr, overwrite=True)
+        profiles.tables[entity] = out[entity]
+        for name in profiles.scratch.pop(entity, []):
+            ds.con.drop_table(name, force=True)
         n = out[entity].count().execute()
         log.info(
             "%-8s profile: %12s rows, %3d columns (%.1f s)",

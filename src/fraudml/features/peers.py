@@ -98,8 +98,9 @@ def peer_statistics(
     ``keyed`` is an engine table with its group keys (:func:`peer_keys`). The columns
     are taken in batches of at most ``values_per_statement`` values (rows × columns), each
     batch its own statements, so that the engine never holds more median state than
-    that; the batches' statistics (one row per group) are then joined. The values are
-    those of :func:`with_peers`: the same aggregates over the same rows.
+    that; the batches' statistics (one row per group) are then joined, and only ``name``
+    is left. The values are those of :func:`with_peers`: the same aggregates over the
+    same rows.
     """
     rows = int(keyed.count().execute())
     per = max(1, values_per_statement // max(rows, 1))
@@ -114,7 +115,10 @@ def peer_statistics(
     stats = parts[0]
     for part in parts[1:]:
         stats = stats.inner_join(part, gcols)
-    return con.create_table(name, stats, temp=True)
+    stats = con.create_table(name, stats, temp=True)
+    for i in range(0, len(columns), per):
+        con.drop_table(f"{name}_d{i}")
+    return stats
 
 
 def with_peer_statistics(
