@@ -435,6 +435,22 @@ def bench_spark(n_lines: int) -> list[str]:  # the committed city, whatever n_li
     return section()
 
 
+def bench_spark_city(n_lines: int) -> list[str]:
+    """Spark-local beside DuckDB on the simulated city of ``n_lines`` (10M by default):
+    validation, rules and profiles, every output compared. Not in ``make bench``'s default
+    (about half an hour here); ``--only spark_city``."""
+    from benchmarks.spark_bench import section
+
+    root = city(n_lines)
+    lines = json.loads((root / ".complete").read_text())["claim_items"]
+    note = (
+        f"The simulated city of {lines:,} fee lines (`{root.name}`): validation, the rule "
+        "base and the profiles (training and scoring on both engines are compared on the "
+        "committed city above)."
+    )
+    return section(root, ("validate", "rules", "profiles"), note)
+
+
 def bench_scale(n_lines: int) -> list[str]:
     """A city of ``n_lines`` generated in parts, validated, profiled and ruled out of core
     (:mod:`benchmarks.scale_bench`), beside the other sizes measured."""
@@ -452,6 +468,7 @@ RUNNERS = {
     "service": bench_service,
     "train": bench_train,
     "spark": bench_spark,
+    "spark_city": bench_spark_city,
     "scale": bench_scale,
 }
 #: What ``make bench`` runs at its default size; ``scale`` runs when asked for (``--only
@@ -469,7 +486,8 @@ HEADINGS = {
     "network": "### Groups (",
     "service": "### Checks before settlement",
     "train": "### Training on a",
-    "spark": "### engine=spark beside",
+    "spark": "### engine=spark beside DuckDB on data/synthetic",
+    "spark_city": "### engine=spark beside DuckDB on data/bench",
     "scale": "### Out of core on one machine",
 }
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import math
 import os
 import shutil
@@ -230,6 +231,8 @@ def main() -> None:
     if step == "part":
         result = _part(Path(args[0]), int(args[1]), int(args[2]))
     elif step == "pipeline":
+        # progress of the long steps on stderr (stdout carries the result)
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
         result = _pipeline(Path(args[0]), Path(args[1]))
     else:
         raise SystemExit(f"unknown step {step}")
