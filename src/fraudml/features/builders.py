@@ -423,8 +423,20 @@ def doctor_profile(x: Inputs) -> ir.Table:
     base = attach_all(base, most, "doctor_id", fill=None)
     distinct = distinct_counts(c, "doctor_id", n_patients="patient_id", n_providers="provider_id")
     per_day = c.group_by(["doctor_id", "day"]).agg(k=c.patient_id.nunique())
-    daily = per_day.group_by("doctor_id").agg(patients_per_day=per_day.k.mean())
+    daily = per_day.group_by("doctor_id").agg(
+        patients_per_day=per_day.k.mean(), max_patients_day=per_day.k.max()
+    )
     others = [distinct, daily, signals.sessions_beyond_schedule_share(c, "doctor_id")]
+    if x.doctors is not None:
+        # the registration and the suspension only where the data fills them: their
+        # features are dropped (and listed) otherwise, never computed on empty columns
+        practice = signals.practice_breaches(
+            c,
+            x.doctors,
+            registration="doctors.registered_departments" in x.tables,
+            suspension="doctors.suspended_from" in x.tables,
+        )
+        others.append(practice)
     if x.fees is not None:
         f = x.fees.filter(x.fees.doctor_id.notnull())
         fees = f.group_by("doctor_id").agg(

@@ -20,7 +20,10 @@ from fraudml.entities import Entity
 #: (bed_nursing_share, bed_nursing_only, bed_nursing_only_share); the network's group
 #: features (group_*, ring_*, far_regions); co-visits are arrivals within 30 minutes of
 #: each other (covisit_partners, covisit_pairs), no longer within one fixed half hour.
-FEATURE_SET_VERSION = "5"
+#: 6: doctors' practice (执业违规), read against the doctors table: practice_breach_claims
+#: for the forest, and its parts claims_while_suspended, unregistered_department_share and
+#: other_provider_share for the supervised model; max_patients_day (the busiest day).
+FEATURE_SET_VERSION = "6"
 
 
 @dataclass(frozen=True)
@@ -53,8 +56,19 @@ TIMES = ("claim_times",)
 #: every diagnosis and procedure of a claim (the optional ``claim_codes`` table)
 CODES = ("claim_codes",)
 
+#: the practitioners' table (employer, role); its optional columns as ``doctors.<column>``
+#: when the dataset fills them (:data:`fraudml.window.claims.DOCTOR_PRACTICE_COLUMNS`)
+DOCTORS = ("doctors",)
+REGISTRATION = ("doctors", "doctors.registered_departments")
+SUSPENSION = ("doctors", "doctors.suspended_from")
+PRACTICE = ("doctors", "doctors.registered_departments", "doctors.suspended_from")
+
 #: Why a feature is dropped when one of its needs is missing (for the run's output).
 NEEDS_TEXT = {
+    "doctors": "no doctors table (practitioners)",
+    "doctors.registered_departments": "doctors.registered_departments is empty (no "
+    "practice registration)",
+    "doctors.suspended_from": "doctors.suspended_from is empty (no suspensions)",
     "claim_items": "no claim_items table (fee lines)",
     "catalog": "no catalog table (item restrictions and price caps)",
     "claim_codes": "no claim_codes table (diagnoses and procedures)",
@@ -711,6 +725,15 @@ FEATURES: tuple[Feature, ...] = (
         "人",
         peer=True,
     ),
+    _F(
+        "max_patients_day",
+        "doctor",
+        "volume",
+        "单日最多接诊人数",
+        "patients seen on its busiest day",
+        "人",
+        peer=True,
+    ),
     _F("cost_per_visit", "doctor", "cost", "次均费用", "mean fees per settlement", "元", peer=True),
     _F(
         "exam_lab_per_visit",
@@ -758,6 +781,49 @@ FEATURES: tuple[Feature, ...] = (
         "血液透析超每周3次占比",
         "share of its hemodialysis sessions above three a week for one patient",
         "比例",
+    ),
+    # 执业违规: the three breaches go to the supervised model one by one; the forest reads
+    # their union (practice_breach_claims). Each breach is rare, and a tree splits on one
+    # of its dimensions only by chance: three rare dimensions dilute one another and the
+    # rest, where one holding them all isolates every breaching doctor when it is drawn.
+    _F(
+        "claims_while_suspended",
+        "doctor",
+        "practice",
+        "暂停医保支付资格期间结算次数",
+        "settlements on days its fund-payment qualification was suspended",
+        "次",
+        needs=SUSPENSION,
+        anomaly=False,
+    ),
+    _F(
+        "unregistered_department_share",
+        "doctor",
+        "practice",
+        "非注册科室结算占比",
+        "share of its settlements in a department it is not registered for",
+        "比例",
+        needs=REGISTRATION,
+        anomaly=False,
+    ),
+    _F(
+        "other_provider_share",
+        "doctor",
+        "practice",
+        "非注册机构结算占比",
+        "share of its settlements at a provider other than its employer",
+        "比例",
+        needs=DOCTORS,
+        anomaly=False,
+    ),
+    _F(
+        "practice_breach_claims",
+        "doctor",
+        "practice",
+        "执业违规结算次数",
+        "settlements while suspended, outside its registered departments or away from its employer",
+        "次",
+        needs=PRACTICE,
     ),
     # ---------------------------------------------------------------- stay (inpatient claim)
     _F("los_days", "stay", "inpatient", "住院天数", "length of stay", "天", peer=True),

@@ -12,7 +12,11 @@ the anomaly model and the peers:
 - dialysis billed beyond its schedule (虚假门特, 透析超频次): more hemodialysis sessions in
   a week than the three a dialysis schedule holds;
 - account cashing (套刷个人账户): pharmacy purchases paid from the personal account, at
-  round totals.
+  round totals;
+- practitioner breaches (执业违规): a doctor billing while its fund-payment qualification
+  is suspended, in a department it is not registered for, or at a provider other than its
+  employer (read against the ``doctors`` table), and more patients in one day than a
+  person can see.
 
 Signals read from fee lines (prices pinned just under the cap for item substitution,
 bed- and nursing-only stays for ghost admissions) are summed per claim with the other
@@ -137,3 +141,71 @@ def pharmacy_payments(c: ir.Table) -> ir.Table:
         pharmacy_account_share=(agg._account / agg._total.nullif(0)).fill_null(0.0),
         pharmacy_round_share=agg._round / agg._n,
     )
+
+
+def _in_list(value: ir.StringValue, listed: ir.StringValue) -> ir.BooleanValue:
+    """Whether ``value`` is one of the ``;``-separated codes of ``listed``, spaces ignored:
+    the test the practitioner rule ``DOC-DEPT`` makes (``in_list`` of the rule base)."""
+    wrapped = ibis.literal(";").concat(listed.replace(" ", "")).concat(";")
+    return wrapped.contains(ibis.literal(";").concat(value).concat(";"))
+
+
+def practice_breaches(
+    c: ir.Table, doctors: ir.Table, *, registration: bool, suspension: bool
+) -> ir.Table:
+    """Per doctor with a claim, its claims read against its own row of ``doctors``:
+
+    - ``other_provider_share``: the share of its claims at a provider other than its
+      employer (``doctors.provider_id``; 非注册机构执业);
+    - ``unregistered_department_share`` (when ``registration``): the share of its claims
+      with a department that lie in one it is not registered for
+      (``doctors.registered_departments``; 超执业范围). A doctor without a registration
+      has 0: no registration is no evidence either way;
+    - ``claims_while_suspended`` (when ``suspension``): its claims on a day of its
+      suspension, ``suspended_from`` to ``suspended_to`` both included, open while
+      ``suspended_to`` is empty (暂停医保支付资格期间结算);
+    - ``practice_breach_claims`` (when both): its claims that break any of the three.
+
+    A doctor's own counts, not the sum of the rule hits on its claims: a doctor who billed
+    many patients' scheme claims collects more hits than one who billed three claims while
+    suspended, and would drown it out. A doctor id that no row of ``doctors`` has counts
+    as at its employer, registered and never suspended.
+    """
+    cols = {"_employer": doctors.provider_id}
+    if registration:
+        cols["_registered"] = doctors.registered_departments
+    if suspension:
+        cols["_from"] = doctors.suspended_from.cast("date")
+        # an open suspension has no end; a source without the column has only open ones
+        has_end = "suspended_to" in doctors.columns
+        cols["_to"] = doctors.suspended_to.cast("date") if has_end else ibis.null("date")
+    d = doctors.select(_doctor=doctors.doctor_id, **cols)
+    billed = c.filter(c.doctor_id.notnull()).select("doctor_id", "provider_id", "department", "day")
+    t = billed.left_join(d, billed.doctor_id == d._doctor)
+    elsewhere = (t._employer.notnull() & (t.provider_id != t._employer)).fill_null(False)
+    aggs = {"_n": t.count(), "_elsewhere": elsewhere.ifelse(1, 0).sum()}
+    if registration:
+        judged = t.department.notnull() & t._registered.notnull()
+        outside = (judged & ~_in_list(t.department, t._registered)).fill_null(False)
+        aggs |= {
+            "_with_department": t.department.notnull().ifelse(1, 0).sum(),
+            "_outside": outside.ifelse(1, 0).sum(),
+        }
+    if suspension:
+        during = t._from.notnull() & (t.day >= t._from) & (t._to.isnull() | (t.day <= t._to))
+        aggs["claims_while_suspended"] = during.fill_null(False).ifelse(1, 0).sum()
+    if registration and suspension:
+        # one count only where all three can be read: with a part missing it would mean
+        # less on one dataset than on another under the same name
+        breach = elsewhere | outside | during.fill_null(False)
+        aggs["practice_breach_claims"] = breach.ifelse(1, 0).sum()
+    agg = t.group_by("doctor_id").agg(**aggs)
+    out = {"other_provider_share": agg._elsewhere / agg._n}
+    if registration:
+        share = agg._outside / agg._with_department.nullif(0)
+        out["unregistered_department_share"] = share.fill_null(0.0)
+    if suspension:
+        out["claims_while_suspended"] = agg.claims_while_suspended
+    if registration and suspension:
+        out["practice_breach_claims"] = agg.practice_breach_claims
+    return agg.select("doctor_id", **out)

@@ -43,6 +43,7 @@ class Inputs:
     #: days the window spans (from the data when a side is open)
     days: ir.NumericScalar
     #: what the data has: its tables, plus ``claim_times`` when claims carry times of day
+    #: and ``doctors.<column>`` for each optional doctors column it fills
     tables: set[str]
     #: :func:`repeated_trace_lines` as of the window's end, computed once for profiles and
     #: rules alike; ``None`` when the dataset has no fee lines
@@ -50,6 +51,16 @@ class Inputs:
     #: the window's dated co-visits (:func:`fraudml.graph.edges.covisit_days`), set when
     #: the network is built so profiles reuse it; ``None`` until then
     covisits: ir.Table | None = None
+    #: the practitioners (``doctors``: employer, registration, suspension); ``None`` when
+    #: the dataset has none. Its optional columns with a value are named in ``tables``
+    #: (:data:`DOCTOR_PRACTICE_COLUMNS`)
+    doctors: ir.Table | None = None
+
+
+#: The doctors table's optional columns a feature may need: each one the dataset fills
+#: (at least one value) is in :attr:`Inputs.tables` as ``doctors.<column>``. A source that
+#: leaves one out has it read as empty, and a feature on it would describe nothing.
+DOCTOR_PRACTICE_COLUMNS = ("registered_departments", "suspended_from")
 
 
 def _age_years(on: ir.TimestampValue, birth: ir.DateValue) -> ir.IntegerValue:
@@ -122,7 +133,20 @@ def prepare(ds: Dataset, window: Window, *, fees: bool = True) -> Inputs:
     has = set(ds.tables)
     if has_times_of_day(c):
         has.add("claim_times")
-    return Inputs(c, summary, regs, codes, window, days, has, repeated)
+    doctors = ds.table("doctors") if "doctors" in ds else None
+    if doctors is not None:
+        has |= filled_columns(doctors, "doctors", DOCTOR_PRACTICE_COLUMNS)
+    return Inputs(c, summary, regs, codes, window, days, has, repeated, doctors=doctors)
+
+
+def filled_columns(t: ir.Table, table: str, columns: tuple[str, ...]) -> set[str]:
+    """``table.column`` for each of ``columns`` that ``t`` holds with at least one value
+    (one aggregate over ``t``; the loader reads a column a source leaves out as empty)."""
+    present = [col for col in columns if col in t.columns]
+    if not present:
+        return set()
+    filled = t.agg(**{col: t[col].count() for col in present}).execute().iloc[0]
+    return {f"{table}.{col}" for col in present if int(filled[col]) > 0}
 
 
 def _temp_table(ds: Dataset, name: str, expr: ir.Table) -> ir.Table:
