@@ -22,8 +22,9 @@ of the peer group) and `<name>__peer_z`, a robust z-score against it
 forest; the others (network position, case mix, spread of amounts) by the supervised
 model only. Features that need a table the dataset lacks are not
 computed and are listed in `profiles.json` (never zero-filled): a table the dataset
-lacks (`claim_items`, `claim_codes`, `chronic_registrations`) or times of day, when every
-claim time is midnight (sources with dates only).
+lacks (`claim_items`, `claim_codes`, `chronic_registrations`, `doctors`), an optional
+column it leaves empty (`doctors.registered_departments`, `doctors.suspended_from`), or
+times of day, when every claim time is midnight (sources with dates only).
 
 `make profiles` also runs the rule base ([rules.md](rules.md)) and adds to every profile
 `rule_definite_hits`, `rule_severity_score` (hits weighted by severity: high 1, medium
