@@ -233,6 +233,8 @@ def main() -> None:
     elif step == "pipeline":
         # progress of the long steps on stderr (stdout carries the result)
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+        # each rule's seconds: at 100M a rule's statement ran out of memory (2026-12-02)
+        logging.getLogger("fraudml.rulebase.engine").setLevel(logging.DEBUG)
         result = _pipeline(Path(args[0]), Path(args[1]))
     else:
         raise SystemExit(f"unknown step {step}")

@@ -556,6 +556,29 @@ def test_rules_needing_a_missing_table_are_skipped_and_listed(make_dataset):
         ds.close()
 
 
+def test_a_rule_statement_that_fails_names_its_rule(make_dataset, monkeypatch):
+    import duckdb
+
+    ds = load_dataset(make_dataset(), memory_limit="1GB", threads=1)
+    raw_sql = type(ds.con).raw_sql
+    ran: list[str] = []
+
+    def second_insert_fails(self, query, **kwargs):
+        if isinstance(query, str) and query.startswith('INSERT INTO "rule_hits"'):
+            ran.append(query)
+            if len(ran) == 2:  # what DuckDB raises when an operator cannot spill
+                raise duckdb.OutOfMemoryException("failed to pin block of size 256.0 KiB")
+        return raw_sql(self, query, **kwargs)
+
+    monkeypatch.setattr(type(ds.con), "raw_sql", second_insert_fails)
+    try:
+        with pytest.raises(duckdb.OutOfMemoryException) as failed:
+            apply_rules(ds, Window(), [RULES["BIL-DUP-DAY"], RULES["FRQ-REGION"]])
+        assert failed.value.__notes__ == ["while running rule FRQ-REGION (region_switch)"]
+    finally:
+        ds.close()
+
+
 def test_catalog_rules_are_skipped_and_listed_without_a_catalog(make_dataset):
     catalog_rules = [r for r in RULES.values() if r.family == "catalog"]
     assert len(catalog_rules) >= 6

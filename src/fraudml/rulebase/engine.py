@@ -379,8 +379,15 @@ def _run_compiled(ds: Dataset, x: RuleInputs, runnable: Sequence[Rule]) -> ir.Ta
         hits = con.create_table("rule_hits", schema=parts[0].schema(), overwrite=True)
         into = ", ".join(_quoted(c) for c in parts[0].columns)
         # one statement per rule, as in :func:`_run_lazy` (a union of all was slower)
-        for part in parts:
-            con.raw_sql(f'INSERT INTO "rule_hits" ({into}) {_compiled_sql(con, part)}')
+        for rule, part in zip(runnable, parts, strict=True):
+            started = time.perf_counter()
+            try:
+                con.raw_sql(f'INSERT INTO "rule_hits" ({into}) {_compiled_sql(con, part)}')
+            except Exception as error:
+                # the engine's message (out of memory, say) does not say which rule it ran
+                error.add_note(f"while running rule {rule.id} ({rule.check})")
+                raise
+            log.debug("rule %s: %.1f s", rule.id, time.perf_counter() - started)
     if shared.lines is not stable.lines:
         con.drop_table(_STABLE_LINES, force=True)
     return hits
