@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from fraudml.report.casepack import PRINTERS, printers, printing, write_pdf, write_pdfs
+from fraudml.report.casepack import PRINTERS, printers, printing, write_pdf
 
 
 def _page(n: int) -> str:
@@ -45,8 +45,8 @@ def test_a_failing_pack_raises_the_first_error_in_order_as_printed_here(tmp_path
         (_page(2), tmp_path / "no-such-folder" / "a.pdf"),
         (_page(2), tmp_path / "nor-this-one" / "b.pdf"),
     ]
-    with pytest.raises(FileNotFoundError) as failed:
-        write_pdfs(pages, workers)
+    with pytest.raises(FileNotFoundError) as failed, printing(pages, workers) as printed:
+        printed()
     assert failed.value.filename == str(tmp_path / "no-such-folder" / "a.pdf")
     assert ok.read_bytes().startswith(b"%PDF")
     # an error in the block itself comes out as it is

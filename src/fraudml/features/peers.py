@@ -104,20 +104,19 @@ def peer_statistics(
     """
     rows = int(keyed.count().execute())
     per = max(1, values_per_statement // max(rows, 1))
-    parts = []
+    parts: dict[str, ir.Table] = {}
     for i in range(0, len(columns), per):
         batch = columns[i : i + per]
         med = con.create_table(f"{name}_m{i}", _medians(keyed, gcols, batch), temp=True)
-        parts.append(
-            con.create_table(f"{name}_d{i}", _deviations(keyed, med, gcols, batch), temp=True)
-        )
+        dev = _deviations(keyed, med, gcols, batch)
+        parts[f"{name}_d{i}"] = con.create_table(f"{name}_d{i}", dev, temp=True)
         con.drop_table(f"{name}_m{i}")
-    stats = parts[0]
-    for part in parts[1:]:
-        stats = stats.inner_join(part, gcols)
-    stats = con.create_table(name, stats, temp=True)
-    for i in range(0, len(columns), per):
-        con.drop_table(f"{name}_d{i}")
+    first, *rest = parts.values()
+    for part in rest:
+        first = first.inner_join(part, gcols)
+    stats = con.create_table(name, first, temp=True)
+    for part in parts:
+        con.drop_table(part)
     return stats
 
 

@@ -109,14 +109,6 @@ def printers(packs: int) -> int:
     return max(1, min(PRINTERS, cores, packs))
 
 
-def write_pdfs(pages: Sequence[tuple[str, Path]], workers: int | None = None) -> None:
-    """Each ``(html, path)`` of ``pages`` printed by :func:`write_pdf`, by ``workers``
-    processes (:func:`printers` when ``None``): :func:`printing` with nothing to do
-    meanwhile."""
-    with printing(pages, workers) as printed:
-        printed()
-
-
 @contextmanager
 def printing(
     pages: Sequence[tuple[str, Path]], workers: int | None = None

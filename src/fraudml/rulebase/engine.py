@@ -39,7 +39,15 @@ from fraudml.rulebase.expr import (
     template_fields,
 )
 from fraudml.rulebase.spec import SEVERITIES, Rule
-from fraudml.window import CATALOG_COLUMNS, Inputs, Window, fee_lines, has_times_of_day, prepare
+from fraudml.window import (
+    CATALOG_COLUMNS,
+    Inputs,
+    Window,
+    fee_lines,
+    filled_columns,
+    has_times_of_day,
+    prepare,
+)
 
 log = logging.getLogger(__name__)
 _TAGS = itertools.count()
@@ -274,14 +282,8 @@ def available_inputs(ds: Dataset, x: RuleInputs, wanted: set[str]) -> set[str]:
         elif need in ds:
             have.add(need)
     for table, columns in by_table.items():
-        if table not in ds:
-            continue
-        t = ds.table(table)
-        cols = [c for c in columns if c in t.columns]
-        if not cols:
-            continue
-        filled = t.agg(**{c: t[c].count() for c in cols}).execute().iloc[0]
-        have |= {f"{table}.{c}" for c in cols if int(filled[c]) > 0}
+        if table in ds:
+            have |= filled_columns(ds.table(table), table, tuple(columns))
     return have
 
 

@@ -5,7 +5,13 @@ window's enriched claims (and, when asked, their fee-line summary) once into eng
 features (:mod:`fraudml.features`) and rules (:mod:`fraudml.rulebase`) both read them.
 """
 
-from fraudml.window.claims import Inputs, has_times_of_day, prepare, unregistered_chronic_claims
+from fraudml.window.claims import (
+    Inputs,
+    filled_columns,
+    has_times_of_day,
+    prepare,
+    unregistered_chronic_claims,
+)
 from fraudml.window.fees import (
     CATALOG_COLUMNS,
     catalog_restrictions,
@@ -23,6 +29,7 @@ __all__ = [
     "catalog_restrictions",
     "claim_fees",
     "fee_lines",
+    "filled_columns",
     "has_times_of_day",
     "over_daily_limit",
     "prepare",
