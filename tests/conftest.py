@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -161,6 +161,36 @@ def kept_validations(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("kept-validations")
     os.environ["FRAUDML_CACHE"] = str(folder)
     return folder
+
+
+#: MLflow's variables naming a store; MLflow writes them into the environment itself.
+MLFLOW_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def no_outside_store() -> None:
+    """The suite never writes to a store the shell names (an operator's MLFLOW_TRACKING_URI
+    would otherwise receive the tests' models); tests that want one set it themselves."""
+    import os
+
+    for name in MLFLOW_VARIABLES:
+        os.environ.pop(name, None)
+
+
+@pytest.fixture(autouse=True)
+def store_variables_restored() -> Iterator[None]:
+    """Each test leaves MLflow's variables as it found them: ``mlflow.set_tracking_uri``
+    copies its URI into the environment, where a later test's workflow, or a notebook
+    kernel it starts, would read it as the user's choice."""
+    import os
+
+    before = {name: os.environ.get(name) for name in MLFLOW_VARIABLES}
+    yield
+    for name, value in before.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 #: A part of the rule base with definite and suspicious rules of claims, lines and stays,

@@ -839,3 +839,22 @@ def test_a_failure_while_moving_champions_puts_the_previous_ones_back(temp_store
     assert _champion(client, "fraudml.t.stay") == "1"
     run = client.get_run(active.info.run_id)
     assert run.data.tags["fraudml.champion_moves_state"] == "restored"
+
+
+def test_each_workflow_uses_its_own_store_unless_the_shell_names_one(tmp_path, monkeypatch):
+    """MLflow copies a tracking URI into the environment; fraudml must not then read its
+    own earlier choice as the user's (a notebook training into one store and scoring from
+    another would silently use the first)."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
+    first, _ = store.configure(tmp_path / "a")
+    second, artifacts = store.configure(tmp_path / "b")
+    assert first == f"sqlite:///{(tmp_path / 'a').resolve() / 'mlflow.db'}"
+    assert second == f"sqlite:///{(tmp_path / 'b').resolve() / 'mlflow.db'}"
+    assert artifacts == (tmp_path / "b").resolve() / "artifacts"
+    assert mlflow.get_tracking_uri() == second and mlflow.get_registry_uri() == second
+    assert "MLFLOW_TRACKING_URI" not in os.environ and "MLFLOW_REGISTRY_URI" not in os.environ
+    server = f"sqlite:///{tmp_path / 'server.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", server)
+    assert store.configure(tmp_path / "c") == (server, None)
+    assert os.environ["MLFLOW_TRACKING_URI"] == server and not (tmp_path / "c").exists()

@@ -62,8 +62,8 @@ def configure(store_dir: str | Path) -> tuple[str, Path | None]:
     when a server or another store decides). Read the variable before MLflow does:
     ``set_tracking_uri`` writes it into the environment.
     """
-    uri = os.environ.get("MLFLOW_TRACKING_URI")
-    artifacts = None
+    before = {name: os.environ.get(name) for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    uri, artifacts = before["MLFLOW_TRACKING_URI"], None
     if not uri:
         store = Path(store_dir).resolve()
         store.mkdir(parents=True, exist_ok=True)
@@ -71,6 +71,14 @@ def configure(store_dir: str | Path) -> tuple[str, Path | None]:
         artifacts = store / "artifacts"
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
+    # MLflow copies the URI into the environment for its subprocesses. Left there, it
+    # would read as the user's choice at the next call: a notebook's second workflow with
+    # another store, or a kernel started later, would silently use the first store.
+    for name, value in before.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
     return uri, artifacts
 
 
