@@ -46,6 +46,8 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
+    from fraudml.settings import EngineSettings
+
 ROOT = Path(__file__).resolve().parents[1]
 CITY = ROOT / "data" / "synthetic" / "small"
 STEPS = ("validate", "rules", "profiles", "train", "score")
@@ -74,16 +76,44 @@ STAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}")
 SHOWN = 5
 
 
-def run_engine(
-    data: Path, work: Path, engine: str, steps: tuple[str, ...] = STEPS
-) -> dict[str, float]:
-    """Validate, rule, profile, train and score ``data`` on ``engine`` (of those, the
-    ``steps`` asked for; validation always); seconds per step."""
-    import fraudml
-    from fraudml.io.load import load_dataset
+def engine_settings(engine: str, driver_memory: str | None = None) -> EngineSettings:
+    """The engine group's settings, as ``ENGINE=engine`` gives them (conf/engine/), with
+    Spark's driver memory replaced when ``driver_memory`` is given: the bench runs as an
+    operator would, not on the library's bare defaults (Spark's own 1g driver)."""
+    from omegaconf import OmegaConf
+
     from fraudml.settings import EngineSettings
 
-    settings = EngineSettings(name=engine)
+    group = OmegaConf.to_container(OmegaConf.load(ROOT / "conf" / "engine" / f"{engine}.yaml"))
+    if engine == "duckdb":
+        return EngineSettings(memory_limit=group["memory_limit"], threads=group["threads"])
+    spark = dict(group.get("spark") or {})
+    if driver_memory is not None:
+        spark["spark.driver.memory"] = driver_memory
+    return EngineSettings(
+        memory_limit=group["memory_limit"],
+        threads=group["threads"],
+        name=engine,
+        master=group["master"],
+        spark=spark,
+        staging=group["staging"],
+    )
+
+
+def run_engine(
+    data: Path,
+    work: Path,
+    engine: str,
+    steps: tuple[str, ...] = STEPS,
+    driver_memory: str | None = None,
+) -> dict[str, float]:
+    """Validate, rule, profile, train and score ``data`` on ``engine`` (of those, the
+    ``steps`` asked for; validation always) with :func:`engine_settings`; seconds per
+    step."""
+    import fraudml
+    from fraudml.io.load import load_dataset
+
+    settings = engine_settings(engine, driver_memory)
     seconds: dict[str, float] = {}
     if engine == "spark":  # the JVM's start, apart from the work
         from fraudml.engine.spark import session
@@ -130,7 +160,13 @@ def run_engine(
     return seconds
 
 
-def measure(data: Path, work: Path, engine: str, steps: tuple[str, ...] = STEPS) -> dict:
+def measure(
+    data: Path,
+    work: Path,
+    engine: str,
+    steps: tuple[str, ...] = STEPS,
+    driver_memory: str | None = None,
+) -> dict:
     """:func:`run_engine` in a child process: its seconds per step, peak memory (GiB,
     ``peak_gib``) and the 1-minute load average at its start and end (``load``)."""
     # a tracking URI in the environment would take both engines' models to one store
@@ -147,6 +183,7 @@ def measure(data: Path, work: Path, engine: str, steps: tuple[str, ...] = STEPS)
             str(work),
             "--steps",
             ",".join(steps),
+            *(["--driver-memory", driver_memory] if driver_memory else []),
         ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
@@ -356,9 +393,15 @@ def compare(work: Path, steps: tuple[str, ...] = STEPS) -> list[str]:
     return found
 
 
-def section(data: Path = CITY, steps: tuple[str, ...] = STEPS, note: str = "") -> list[str]:
+def section(
+    data: Path = CITY,
+    steps: tuple[str, ...] = STEPS,
+    note: str = "",
+    driver_memory: str | None = None,
+) -> list[str]:
     """Both engines on ``data`` (the ``steps`` asked for), timed and compared: Markdown for
-    docs/benchmarks.md; ``note`` is said after the heading (what the city is)."""
+    docs/benchmarks.md; ``note`` is said after the heading (what the city is);
+    ``driver_memory`` replaces conf/engine/spark.yaml's."""
     steps = tuple(s for s in STEPS if s in steps or s == "validate")
     keep = os.environ.get("SPARK_BENCH_KEEP")
     if keep:
@@ -368,7 +411,7 @@ def section(data: Path = CITY, steps: tuple[str, ...] = STEPS, note: str = "") -
         print("spark: duckdb …", flush=True)
         duck = measure(data, work, "duckdb", steps)
         print("spark: spark local[2] …", flush=True)
-        spark = measure(data, work, "spark", steps)
+        spark = measure(data, work, "spark", steps, driver_memory)
         differences = compare(work, steps)
     finally:
         if keep:
@@ -384,10 +427,18 @@ def section(data: Path = CITY, steps: tuple[str, ...] = STEPS, note: str = "") -
         "score": f"score ({SCORE_PERIOD[0]:%Y-%m-%d} to {SCORE_PERIOD[1]:%Y-%m-%d}: "
         "scores, leads, report, case packs)",
     }
+    spark_settings = engine_settings("spark", driver_memory)
     rows = [
         f"### engine=spark beside DuckDB on {shown}",
         "",
         *([note, ""] if note else []),
+        "Each engine as its group in conf/engine/ sets it: DuckDB with memory_limit "
+        f"{engine_settings('duckdb').memory_limit}; Spark on master {spark_settings.master} "
+        "with "
+        + ", ".join(f"`{k}: {v}`" for k, v in sorted(spark_settings.spark.items()))
+        + (" (the driver memory given to this section)" if driver_memory else "")
+        + ".",
+        "",
         "| step | DuckDB (s) | Spark local[2] (s) | Spark / DuckDB |",
         "|---|---:|---:|---:|",
     ]
@@ -431,6 +482,11 @@ def main() -> None:
     parser.add_argument("data", nargs="?", type=Path, default=CITY)
     parser.add_argument("--child", nargs=2, metavar=("ENGINE", "WORK"), help=argparse.SUPPRESS)
     parser.add_argument(
+        "--driver-memory",
+        default=None,
+        help="spark.driver.memory instead of conf/engine/spark.yaml's (such as 8g)",
+    )
+    parser.add_argument(
         "--steps",
         default=",".join(STEPS),
         help=f"comma-separated steps of {', '.join(STEPS)} (validation always runs)",
@@ -442,9 +498,10 @@ def main() -> None:
         parser.error(f"unknown steps {', '.join(unknown)}; choose from {', '.join(STEPS)}")
     if args.child:
         engine, work = args.child
-        print(json.dumps(run_engine(args.data.resolve(), Path(work), engine, steps)))
+        result = run_engine(args.data.resolve(), Path(work), engine, steps, args.driver_memory)
+        print(json.dumps(result))
         return
-    print("\n".join(section(args.data.resolve(), steps)))
+    print("\n".join(section(args.data.resolve(), steps, driver_memory=args.driver_memory)))
 
 
 if __name__ == "__main__":
