@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import ibis.expr.types as ir
 
+from fraudml.engine import scratch
 from fraudml.entities import ENTITIES
 from fraudml.features.builders import BUILDERS, attach
 from fraudml.features.peers import peer_keys, peer_statistics, with_peer_statistics
@@ -99,7 +100,7 @@ def _with_peers(
     started = time.perf_counter()
     tag = f"{entity}_{next(_TAGS)}"
     keyed, gcols = peer_keys(prof, group)
-    keyed = ds.con.create_table(f"_profile_{tag}", keyed, temp=True)
+    keyed = scratch.create(ds.con, f"_profile_{tag}", keyed)
     stats = peer_statistics(ds.con, keyed, gcols, columns, f"_peers_{tag}")
     log.debug("%s peers ready (%.1f s)", entity, time.perf_counter() - started)
     return with_peer_statistics(keyed, stats, gcols, columns), [f"_profile_{tag}", f"_peers_{tag}"]
@@ -137,7 +138,7 @@ def materialise(ds: Dataset, profiles: Profiles) -> dict[str, ir.Table]:
         out[entity] = ds.con.create_table(f"profile_{entity}", expr, overwrite=True)
         profiles.tables[entity] = out[entity]
         for name in profiles.scratch.pop(entity, []):
-            ds.con.drop_table(name, force=True)
+            scratch.drop(ds.con, name)
         n = out[entity].count().execute()
         log.info(
             "%-8s profile: %12s rows, %3d columns (%.1f s)",

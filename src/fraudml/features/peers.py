@@ -15,6 +15,8 @@ import ibis
 import ibis.expr.types as ir
 from ibis.backends import BaseBackend
 
+from fraudml.engine import scratch
+
 MAD_SCALE = 1.4826
 MEAN_AD_SCALE = 1.2533
 #: Floor of the scale relative to the median: values equal but for floating-point noise
@@ -93,7 +95,8 @@ def peer_statistics(
     name: str,
     values_per_statement: int = VALUES_PER_STATEMENT,
 ) -> ir.Table:
-    """The statistics :func:`with_peers` joins, computed into a temporary table ``name``.
+    """The statistics :func:`with_peers` joins, computed into an intermediate table ``name``
+    (:mod:`fraudml.engine.scratch`).
 
     ``keyed`` is an engine table with its group keys (:func:`peer_keys`). The columns
     are taken in batches of at most ``values_per_statement`` values (rows × columns), each
@@ -107,16 +110,16 @@ def peer_statistics(
     parts: dict[str, ir.Table] = {}
     for i in range(0, len(columns), per):
         batch = columns[i : i + per]
-        med = con.create_table(f"{name}_m{i}", _medians(keyed, gcols, batch), temp=True)
+        med = scratch.create(con, f"{name}_m{i}", _medians(keyed, gcols, batch))
         dev = _deviations(keyed, med, gcols, batch)
-        parts[f"{name}_d{i}"] = con.create_table(f"{name}_d{i}", dev, temp=True)
-        con.drop_table(f"{name}_m{i}")
+        parts[f"{name}_d{i}"] = scratch.create(con, f"{name}_d{i}", dev)
+        scratch.drop(con, f"{name}_m{i}")
     first, *rest = parts.values()
     for part in rest:
         first = first.inner_join(part, gcols)
-    stats = con.create_table(name, first, temp=True)
+    stats = scratch.create(con, name, first)
     for part in parts:
-        con.drop_table(part)
+        scratch.drop(con, part)
     return stats
 
 

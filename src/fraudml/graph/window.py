@@ -18,6 +18,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
+from fraudml.engine import scratch
 from fraudml.graph import edges as E
 from fraudml.graph import groups as G
 from fraudml.graph.communities import MEMBERSHIP_COLUMNS, leiden_groups
@@ -64,8 +65,8 @@ def window_graph(con, claims: ir.Table, *, seed: int = 0) -> WindowGraph:
     (:attr:`fraudml.window.Inputs.claims`) on the backend ``con``."""
     tag = next(_TAGS)
     started = time.perf_counter()
-    days = con.create_table(f"_graph_covisit_days_{tag}", E.covisit_days(claims), temp=True)
-    edge_table = con.create_table(f"_graph_edges_{tag}", E.covisit_edges(days), temp=True)
+    days = scratch.create(con, f"_graph_covisit_days_{tag}", E.covisit_days(claims))
+    edge_table = scratch.create(con, f"_graph_edges_{tag}", E.covisit_edges(days))
     edges = edge_table.to_pandas()
     t_edges = time.perf_counter() - started
 
@@ -74,14 +75,14 @@ def window_graph(con, claims: ir.Table, *, seed: int = 0) -> WindowGraph:
     t_groups = time.perf_counter() - started
 
     started = time.perf_counter()
-    m = con.create_table(
+    m = scratch.create(
+        con,
         f"_graph_members_{tag}",
         ibis.memtable(members[list(MEMBERSHIP_COLUMNS)], schema=MEMBERSHIP_SCHEMA),
-        temp=True,
     )
-    inside = con.create_table(f"_graph_inside_{tag}", G.inside_days(days, m), temp=True)
-    groups = con.create_table(
-        f"_graph_groups_{tag}", G.group_table(claims, inside, edge_table, m), temp=True
+    inside = scratch.create(con, f"_graph_inside_{tag}", G.inside_days(days, m))
+    groups = scratch.create(
+        con, f"_graph_groups_{tag}", G.group_table(claims, inside, edge_table, m)
     )
     features = {
         "patient": G.patient_group_features(groups, m),

@@ -21,6 +21,7 @@ import ibis
 import ibis.expr.types as ir
 
 from fraudml.contract import EXPECTED_FORM, TABLES, Column, Table
+from fraudml.engine import scratch
 from fraudml.io import cache as kept
 from fraudml.io import checks, partitions
 from fraudml.io.atomic import write_json
@@ -348,6 +349,7 @@ def _load_on_duckdb(
                     stale.unlink(missing_ok=True)
             con = ibis.duckdb.connect(database=str(database) if database else ":memory:", **config)
             try:
+                scratch.attach(con, tmp_dir)
                 reconciliation, tables = _validate_all(
                     con, sources, encoding, tmp_dir, staging, warnings, skipped
                 )
@@ -382,6 +384,7 @@ def _load_on_duckdb(
         if moves and claim is not None:
             ds.database = claim.path / "validated.duckdb"
             ds.con = ibis.duckdb.connect(database=str(ds.database), **config)
+            scratch.attach(ds.con, tmp_dir)
             ds.tables = {name: ds.con.table(name) for name in ds.tables}
             if cache is not None:  # make validate refreshes the kept validation
                 kept.store_copy(Path(cache), key, root, claim.path)
@@ -483,6 +486,7 @@ def _attach_kept(
 ) -> Dataset:
     con = ibis.duckdb.connect(database=":memory:", **_engine_config(engine, tmp_dir))
     try:
+        scratch.attach(con, tmp_dir)
         return _kept_dataset(root, entry, report, tmp_dir, con)
     except BaseException:
         con.disconnect()

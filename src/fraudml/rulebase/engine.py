@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 import ibis
 import ibis.expr.types as ir
 
+from fraudml.engine import scratch
 from fraudml.entities import ENTITIES
 from fraudml.features.registry import Feature, unit_text
 from fraudml.i18n import CODES, code_label
@@ -344,7 +345,7 @@ def _run_lazy(ds: Dataset, x: RuleInputs, runnable: Sequence[Rule]) -> ir.Table:
         ds.con.insert("rule_hits", part)
     if shared.lines is not x.lines:
         # the hits are a table of their own: the shared lines are not needed any more
-        ds.con.drop_table(shared.lines.get_name(), force=True)
+        scratch.drop(ds.con, shared.lines)
     return hits
 
 
@@ -391,7 +392,7 @@ def _run_compiled(ds: Dataset, x: RuleInputs, runnable: Sequence[Rule]) -> ir.Ta
                 raise
             log.debug("rule %s: %.1f s", rule.id, time.perf_counter() - started)
     if shared.lines is not stable.lines:
-        con.drop_table(_STABLE_LINES, force=True)
+        scratch.drop(con, _STABLE_LINES)
     return hits
 
 
@@ -431,7 +432,8 @@ def _stable_inputs(ds: Dataset, x: RuleInputs) -> RuleInputs:
 def _with_shared_lines(
     ds: Dataset, x: RuleInputs, rules: Sequence[Rule], name: str | None = None
 ) -> RuleInputs:
-    """``x`` with its fee lines computed once into a temporary table, with every catalog
+    """``x`` with its fee lines computed once into an intermediate table
+    (:mod:`fraudml.engine.scratch`), with every catalog
     fact and claim column the ``rules`` read beyond the window's lines.
 
     Fee lines are the widest input: left lazy, each rule that reads them would join the
@@ -450,8 +452,8 @@ def _with_shared_lines(
     if name is None:
         name = f"_rule_lines_{next(_TAGS)}"
     else:
-        ds.con.drop_table(name, force=True)  # a run interrupted before it dropped it
-    shared = ds.con.create_table(name, lines, temp=True)
+        scratch.drop(ds.con, name)  # a run interrupted before it dropped it
+    shared = scratch.create(ds.con, name, lines)
     return replace(x, lines=shared)
 
 

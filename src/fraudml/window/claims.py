@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import ibis
 import ibis.expr.types as ir
 
+from fraudml.engine import scratch
 from fraudml.io.load import Dataset
 from fraudml.window.fees import claim_fees, repeated_trace_lines
 from fraudml.window.period import Window
@@ -71,9 +72,10 @@ def prepare(ds: Dataset, window: Window, *, fees: bool = True) -> Inputs:
     """Claims of the window joined to patient and provider attributes, and (when ``fees``
     and the dataset has fee lines) the fee lines summarised per claim.
 
-    Both are computed into temporary engine tables with names of their own, so that
-    several windows can be prepared on one connection; profiles and rules of one window
-    share one preparation (:attr:`fraudml.features.Profiles.inputs`).
+    Both are computed into intermediate engine tables (:mod:`fraudml.engine.scratch`)
+    with names of their own, so that several windows can be prepared on one connection;
+    profiles and rules of one window share one preparation
+    (:attr:`fraudml.features.Profiles.inputs`).
     """
     claims = ds.table("claims")
     claims = claims.filter(window.holds(claims.admit_time))
@@ -150,13 +152,9 @@ def filled_columns(t: ir.Table, table: str, columns: tuple[str, ...]) -> set[str
 
 
 def _temp_table(ds: Dataset, name: str, expr: ir.Table) -> ir.Table:
-    """``expr`` computed into a new temporary table ``name``.
-
-    The names are new on every call (the tag), so no ``overwrite``: with it the backend
-    fills a scratch table and then copies every row into the named one, a second pass
-    over the window's widest tables.
-    """
-    return ds.con.create_table(name, expr, temp=True)
+    """``expr`` computed into a new intermediate table ``name``
+    (:mod:`fraudml.engine.scratch`; the names are new on every call, the tag)."""
+    return scratch.create(ds.con, name, expr)
 
 
 def has_times_of_day(claims: ir.Table) -> bool:
