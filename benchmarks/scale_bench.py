@@ -6,9 +6,9 @@ The city is :mod:`fraudml.synth.parts`: sub-cities of at most :data:`PART_LINES`
 own and written Hive-partitioned by month. The pipeline runs in one child: validation into
 a DuckDB file, every profile of the whole period, then the whole rule base, with DuckDB's
 ``memory_limit`` at :data:`MEMORY_LIMIT` and its spill in a folder the parent watches
-(bytes in it sampled every half second: the peak is the spill). Each size's figures are
-kept in ``data/bench/scale-results.json``, so that the section shows every size measured
-(1M, 10M, 100M) whichever was run last.
+(bytes in it sampled every half second: the peaks are the spill and the scratch
+database). Each size's figures are kept in ``data/bench/scale-results.json``, so that the
+section shows every size measured (1M, 10M, 100M) whichever was run last.
 
 Child use: ``python -m benchmarks.scale_bench part ROOT INDEX PATIENTS`` and
 ``python -m benchmarks.scale_bench pipeline ROOT WORK``.
@@ -40,15 +40,17 @@ LINES_PER_PATIENT = 30.2
 MEMORY_LIMIT = "8GB"
 
 
-def _child(*args: str, watch: Path | None = None) -> tuple[float, float, int, dict]:
-    """Run ``benchmarks.scale_bench args`` in a child: wall s, peak RSS GiB, peak bytes in
-    ``watch``, and its JSON result."""
-    peak = [0]
+def _child(*args: str, watch: Path | None = None) -> tuple[float, float, dict[str, int], dict]:
+    """Run ``benchmarks.scale_bench args`` in a child: wall s, peak RSS GiB, the peak bytes
+    in ``watch`` of DuckDB's spill and of the scratch database (:func:`_bytes_in`), and its
+    JSON result."""
+    peak = {"spill": 0, "scratch": 0}
     done = threading.Event()
 
     def sample() -> None:
         while not done.wait(0.5):
-            peak[0] = max(peak[0], _bytes_in(watch))
+            for kind, size in _bytes_in(watch).items():
+                peak[kind] = max(peak[kind], size)
 
     sampler = threading.Thread(target=sample, daemon=True) if watch is not None else None
     started = time.perf_counter()
@@ -66,17 +68,23 @@ def _child(*args: str, watch: Path | None = None) -> tuple[float, float, int, di
     seconds = time.perf_counter() - started
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"scale benchmark step {args[0]} failed")
-    return seconds, usage.ru_maxrss / 1024**2, peak[0], json.loads(out.strip().splitlines()[-1])
+    return seconds, usage.ru_maxrss / 1024**2, peak, json.loads(out.strip().splitlines()[-1])
 
 
-def _bytes_in(folder: Path | None) -> int:
-    total = 0
+def _bytes_in(folder: Path | None) -> dict[str, int]:
+    """Bytes of files below ``folder``: the scratch database of intermediate tables
+    (:mod:`fraudml.engine.scratch`, with its WAL) apart from everything else, DuckDB's
+    spill."""
+    from fraudml.engine.scratch import FILE
+
+    total = {"spill": 0, "scratch": 0}
     if folder is None or not folder.exists():
-        return 0
+        return total
     for path in folder.rglob("*"):
         try:
             if path.is_file():
-                total += path.stat().st_size
+                kind = "scratch" if path.name.startswith(FILE) else "spill"
+                total[kind] += path.stat().st_size
         except OSError:
             pass  # a spill file removed while counting
     return total
@@ -106,7 +114,7 @@ def city(n_lines: int) -> tuple[Path, dict]:
         made["peak_gib"] = max(made["peak_gib"], peak)
         made["claims"] += counts["claims"]
         made["claim_items"] += counts["claim_items"]
-    made["bytes"] = _bytes_in(root)
+    made["bytes"] = sum(_bytes_in(root).values())
     marker.write_text(json.dumps(made))
     return root, made
 
@@ -131,7 +139,8 @@ def measure(n_lines: int) -> dict:
         "generate_peak_gib": made["peak_gib"],
         "seconds": seconds,
         "peak_gib": peak,
-        "spill_gib": spill / 1024**3,
+        "spill_gib": spill["spill"] / 1024**3,
+        "scratch_gib": spill["scratch"] / 1024**3,
         "memory_limit": MEMORY_LIMIT,
         "date": time.strftime("%Y-%m-%d"),
         **result,
@@ -153,15 +162,26 @@ def section(n_lines: int) -> list[str]:
         "",
         "| fee lines | claims | parts | Parquet (GiB) | generating, in parts (s) | validation (s) "
         "| profiles (s) | rules (s) | pipeline wall time (s) | peak memory (GiB) | "
-        "spill at peak (GiB) |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "spill at peak (GiB) | scratch file at peak (GiB) |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for f in sizes:
+        # runs before the scratch file (2026-12-01) had none; one run (2026-12-02, 100M)
+        # counted the two together, before they were told apart
+        scratch = f.get("scratch_gib")
+        together = f.get("spill_with_scratch", False)
         rows.append(
             f"| {f['lines']:,} | {f['claims']:,} | {f['parts']} | {f['data_gib']:.2f} "
             f"| {f['generate_s']:.0f} (peak {f['generate_peak_gib']:.1f} GiB) "
             f"| {f['validate_s']:.1f} | {f['profiles_s']:.1f} | {f['rules_s']:.1f} "
-            f"| {f['seconds']:.1f} | {f['peak_gib']:.2f} | {f['spill_gib']:.2f} |"
+            f"| {f['seconds']:.1f} | {f['peak_gib']:.2f} "
+            + (
+                f"| {f['spill_gib']:.2f} with the scratch file | (in the spill) |"
+                if together
+                else f"| {f['spill_gib']:.2f} | "
+                + ("none then" if scratch is None else f"{scratch:.2f}")
+                + " |"
+            )
         )
     growth = [
         f"{b['lines'] / a['lines']:.1f}× the lines took {b['seconds'] / a['seconds']:.1f}× "
@@ -178,7 +198,9 @@ def section(n_lines: int) -> list[str]:
         "(`claims/month=YYYY-MM/part-NN.parquet`). The pipeline is one process: validation "
         "into a DuckDB file, every profile of the whole year, then the whole rule base; peak "
         "memory is its maximum resident set size, spill the most bytes found in DuckDB's "
-        "temporary directory (sampled every 0.5 s). Measured by "
+        "temporary directory and scratch file the largest size of the scratch database of "
+        "intermediate tables (`fraudml.engine.scratch`, compressed; both sampled every 0.5 s). "
+        "Measured by "
         "`python -m benchmarks.run --only scale --lines N` "
         f"(`make bench ARGS=--lines=100000000` for 100M); last run {sizes[-1]['date']}.",
         "",
