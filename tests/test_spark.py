@@ -235,3 +235,29 @@ def test_partitioned_input_is_read_on_spark(runs) -> None:
     flat = [{k: v for k, v in c.items() if k != "source"} for c in out["duckdb"]["reconciliation"]]
     assert unsourced == flat
     same_rows(out["duckdb"]["claims"], claims, ["claim_id"])
+
+
+@needs_spark
+def test_one_parquet_file_keeps_the_order_and_types_without_collecting(tmp_path) -> None:
+    """``to_parquet`` of a sorted table on Spark: Spark's parts are copied into one file in
+    order (not collected in the driver, which spark.driver.maxResultSize bounds), with the
+    expression's own types."""
+    import ibis
+
+    data = city_slice(tmp_path / "data", n_patients=60)
+    with load_dataset(data, engine=EngineSettings(name="spark")) as ds:
+        items = ds.table("claim_items")
+        ordered = items.select("claim_id", "line_no", "amount", one=ibis.literal(1, "int8"))
+        ordered = ordered.order_by([ibis.desc("amount"), "claim_id", "line_no"])
+        ds.con.to_parquet(ordered, tmp_path / "lines.parquet")
+        n = int(items.count().execute())
+        scratch = Path(ds.con._fraudml_scratch)
+        assert scratch.is_dir() and not list(scratch.glob("_out-*"))  # the parts are gone
+    written = pq.read_table(tmp_path / "lines.parquet")
+    assert written.num_rows == n > 100
+    assert written.schema.field("one").type == pa.int8()
+    frame = written.to_pandas()
+    expected = frame.sort_values(
+        ["amount", "claim_id", "line_no"], ascending=[False, True, True], kind="stable"
+    ).reset_index(drop=True)
+    pd.testing.assert_frame_equal(frame, expected)

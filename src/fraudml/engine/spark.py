@@ -251,11 +251,28 @@ def _spark_backend_class() -> type:
         def to_parquet(self, expr: ir.Table, /, path: str | Path, **kwargs: Any) -> None:
             if not str(path).endswith(".parquet") or "://" in str(path):
                 return super().to_parquet(expr, path, **kwargs)
+            import pyarrow as pa
             import pyarrow.parquet as pq
 
             # Spark types small integers as int; the file keeps the expression's own types
-            table = self.to_pyarrow(expr)
-            pq.write_table(table.cast(expr.schema().to_pyarrow()), str(path))
+            schema = expr.schema().to_pyarrow()
+            if "://" in self._fraudml_scratch:
+                pq.write_table(self.to_pyarrow(expr).cast(schema), str(path))
+                return None
+            # Spark writes its parts, and they are copied into the one file a batch at a
+            # time. Collecting the result in the driver first (to_pyarrow) is bounded by
+            # spark.driver.maxResultSize: a 10M-line city's visit profile passed its 1 GiB.
+            # A sorted frame's part files follow its order (part-00000 holds the first
+            # range), so the file keeps the expression's order.
+            parts = Path(self._fraudml_scratch) / f"_out-{uuid.uuid4().hex[:8]}"
+            self._fraudml_frame(expr).write.mode("error").parquet(str(parts))
+            try:
+                with pq.ParquetWriter(str(path), schema) as writer:
+                    for part in sorted(parts.glob("part-*.parquet")):
+                        for batch in pq.ParquetFile(part).iter_batches():
+                            writer.write_table(pa.Table.from_batches([batch]).cast(schema))
+            finally:
+                shutil.rmtree(parts, ignore_errors=True)
             return None
 
         def disconnect(self) -> None:
