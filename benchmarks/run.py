@@ -466,6 +466,14 @@ def bench_scale(n_lines: int) -> list[str]:
     return section(n_lines)
 
 
+def bench_suite(n_lines: int) -> list[str]:  # the committed data, whatever n_lines
+    """The test suite's time beside its budget, and the heavy checks ``make test`` skips
+    (:mod:`benchmarks.suite_bench`)."""
+    from benchmarks.suite_bench import section
+
+    return section()
+
+
 RUNNERS = {
     "validate": bench_validate,
     "simulate": bench_simulate,
@@ -477,11 +485,22 @@ RUNNERS = {
     "spark": bench_spark,
     "spark_city": bench_spark_city,
     "scale": bench_scale,
+    "suite": bench_suite,
 }
 #: What ``make bench`` runs at its default size; ``scale`` runs when asked for (``--only
 #: scale``) or beyond :data:`LARGE`, where it is all that runs: the other sections simulate
 #: the whole city at once, which does not fit one machine there.
-DEFAULT = ["validate", "simulate", "profiles", "rules", "network", "service", "train", "spark"]
+DEFAULT = [
+    "validate",
+    "simulate",
+    "profiles",
+    "rules",
+    "network",
+    "service",
+    "train",
+    "spark",
+    "suite",
+]
 LARGE = 20_000_000
 #: How each section's first heading begins: finds the sections of a document written
 #: before the section markers were.
@@ -496,6 +515,7 @@ HEADINGS = {
     "spark": "### engine=spark beside DuckDB on data/synthetic",
     "spark_city": "### engine=spark beside DuckDB on data/bench",
     "scale": "### Out of core on one machine",
+    "suite": "### The test suite",
 }
 
 

@@ -8,6 +8,29 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+HEAVY_REASON = "heavy end-to-end check: run by `make bench` (or pytest --heavy), not `make test`"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--heavy",
+        action="store_true",
+        help="also run the tests marked heavy (make bench runs them; make test skips them)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``heavy`` are skipped, with the reason shown, unless ``--heavy`` is given:
+    the suite has a ten-minute budget on CI, and these repeat at full size what faster
+    tests check piece by piece (a notebook's whole run, the real-data page)."""
+    if config.getoption("--heavy"):
+        return
+    skip = pytest.mark.skip(reason=HEAVY_REASON)
+    for item in items:
+        if "heavy" in item.keywords:
+            item.add_marker(skip)
+
+
 PATIENTS = [
     {
         "patient_id": "001",

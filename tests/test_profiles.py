@@ -729,3 +729,19 @@ def test_stays_billing_only_bed_and_nursing_are_flagged(make_dataset):
     assert frames["provider"].loc["D1", "bed_nursing_only_share"] == 0.0
     patients = frames["patient"].bed_nursing_share
     assert patients.to_dict() == pytest.approx({"001": 560 / 675, "002": 0.0})
+
+
+def test_profiles_of_chosen_entity_types_only(make_dataset):
+    """``entities=`` builds only those profiles, each the same as in the full build, and an
+    unknown type is refused by name."""
+    with load_dataset(make_dataset(), memory_limit="1GB", threads=1) as ds:
+        some = build_profiles(ds, Window(), entities=["provider", "patient"])
+        every = build_profiles(ds, Window())
+        assert list(some.tables) == ["patient", "provider"]  # in the build's own order
+        assert set(some.dropped) <= {"patient", "provider"}
+        for entity in some.tables:
+            key = ENTITIES[entity].key
+            a, b = (p.tables[entity].to_pandas().sort_values(key) for p in (some, every))
+            pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True))
+        with pytest.raises(ValueError, match=r"\['stays'\]"):
+            build_profiles(ds, Window(), entities=["stays"])

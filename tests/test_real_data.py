@@ -308,6 +308,7 @@ def test_auto_mode_cross_validates_labels_without_dates(source: Path, tmp_path: 
         assert evaluation_mode(ds, "auto") == "time"  # the city's labels carry dates
 
 
+@pytest.mark.heavy  # the whole page, two seeds and every model pair: make bench
 def test_real_data_page_on_a_generated_region(tmp_path: Path):
     """``make real-data`` end to end on a made-up region, models shrunk: every section
     is written from the run's own numbers."""

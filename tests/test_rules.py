@@ -4,6 +4,7 @@ refused with a message naming what is wrong, and the outputs have their shape.""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -610,6 +611,7 @@ def test_national_shape_and_entity_aggregates(make_dataset):
         rules = [RULES["CAT-GENDER"], RULES["CAT-PRICE"]]
         run = apply_rules(ds, Window(), rules)
         national = to_national(run.hits, run.rules).to_pandas()
+        hits = run.hits.to_pandas()
         patient = rule_aggregates(run.hits, run.rules, "patient").to_pandas()
         provider = rule_aggregates(run.hits, run.rules, "provider").to_pandas()
     finally:
@@ -636,6 +638,10 @@ def test_national_shape_and_entity_aggregates(make_dataset):
     assert row.sev_deg == "严重" and "限性别" in row.vola_evid
     assert row.vola_cont == "项目 XA01 限女性使用，参保人性别男"
     assert national.jr_id.is_unique
+    # the id is the MD5 of rule|entity|line, so both engines and every run give the same one
+    hit = hits.set_index("rule_id").loc["CAT-GENDER"]
+    key = f"CAT-GENDER|{hit.entity_id}|1"
+    assert row.jr_id == hashlib.md5(key.encode()).hexdigest()
     # 001: one gender hit (60.50) and one price hit (0.50), both in the catalog family
     p = patient.set_index("patient_id").loc["001"]
     assert (p.rule_catalog_hits, p.rule_catalog_amount, p.rule_definite_hits) == (2, 61.0, 2)

@@ -22,7 +22,7 @@ from fraudml.engine import spark
 from fraudml.errors import SettingError
 from fraudml.features.build import build_profiles
 from fraudml.io.load import load_dataset
-from fraudml.rulebase.engine import apply_rules
+from fraudml.rulebase.engine import apply_rules, to_national
 from fraudml.settings import EngineSettings
 from fraudml.window import Window
 from fraudml.workflows.common import load_rule_base
@@ -92,7 +92,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory):
     out = {}
     for name, engine in (("duckdb", EngineSettings()), ("spark", EngineSettings(name="spark"))):
         with load_dataset(data, out=root / name / "validated", engine=engine) as ds:
-            built = build_profiles(ds, WINDOW)
+            built = build_profiles(ds, WINDOW, entities=["patient"])
             run = apply_rules(ds, WINDOW, base, built.inputs)  # the window's inputs reused
             hits = run.hits.order_by(["rule_id", "entity_id", "line_no"])
             ds.con.to_parquet(hits, root / name / "hits.parquet")
@@ -101,6 +101,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory):
                 "reconciliation": ds.reconciliation.to_dict(),
                 "claims": ds.table("claims").to_pyarrow(),
                 "skipped": run.skipped,
+                "review": to_national(run.hits, run.rules).drop("evidence").to_pyarrow(),
                 "dropped": built.dropped,
                 "patient": built.tables["patient"].to_pyarrow(),
             }
@@ -160,6 +161,10 @@ def test_rule_hits_are_the_same(runs) -> None:
     assert out["spark"]["skipped"] == out["duckdb"]["skipped"] == {}
     assert on_spark.schema.types == duck.schema.types  # stored alike (nullability aside)
     same_rows(duck, on_spark, ["rule_id", "entity_id", "line_no"])
+    # the national review's ids too: each engine's md5, not its own hash function
+    review = [out[e]["review"] for e in ("duckdb", "spark")]
+    assert review[0].num_rows == duck.num_rows
+    same_rows(*review, ["jr_id"])
 
 
 @needs_spark

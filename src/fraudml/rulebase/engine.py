@@ -564,7 +564,9 @@ def to_national(hits: ir.Table, rules: Sequence[Rule]) -> ir.Table:
     ``rule_id, rule_name, vola_cont, patn_id, mdtrt_id, vola_amt, sev_deg, vola_evid,
     vola_bhvr_type`` plus the fee line (``det_item_no``). ``sev_deg`` carries the rule's
     severity in Chinese (严重/一般/轻微); ``vola_evid`` is the rule's policy basis;
-    ``vola_bhvr_type`` is the rule's family. ``jr_id`` is a stable hash of the hit.
+    ``vola_bhvr_type`` is the rule's family. ``jr_id`` is the MD5 digest (32 hex digits)
+    of ``rule_id|entity_id|line_no``: the same hit has the same id on every run and engine
+    (Ibis's ``hash()`` is each engine's own 64- or 32-bit function, so it is not used).
     """
     by_id = {r.id: r for r in rules}
     names = ibis.cases(*[(hits.rule_id == rid, r.name.zh) for rid, r in by_id.items()], else_="")
@@ -577,7 +579,7 @@ def to_national(hits: ir.Table, rules: Sequence[Rule]) -> ir.Table:
         .concat(hits.line_no.cast("string").fill_null(""))
     )
     return hits.select(
-        jr_id=jr.hash().cast("string"),
+        jr_id=jr.hexdigest("md5"),
         rule_id=hits.rule_id,
         rule_name=names,
         vola_cont=hits.message_zh,
