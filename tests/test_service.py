@@ -745,3 +745,43 @@ def test_fraudml_serve_answers_over_http_until_stopped(city_root, tmp_path):
     assert server.returncode == 0, err
     assert f"serving 49 rules on http://127.0.0.1:{port}" in err
     assert [a["decision"] for a in read_audit(audit)] == ["pass"]
+
+
+def test_a_second_start_over_the_same_rules_and_tables_reuses_their_sql(monkeypatch):
+    """The rules' SQL is compiled once per rule base and tables: a second service gets the
+    same prepared statements without compiling them, and a changed parameter compiles anew."""
+    from dataclasses import replace
+
+    from fraudml.service import engine as online
+
+    monkeypatch.setattr(online, "_COMPILED", {})
+    base = [r for r in fraudml.load_rule_base() if r.id in ("BIL-DUP-DAY", "BIL-DUP-CLAIM")]
+    assert len(base) == 2
+    compiled: list[str] = []
+    real = online.pruned_sql
+
+    def counted(sql: str, schema: dict) -> str:
+        compiled.append(sql)
+        return real(sql, schema)
+
+    monkeypatch.setattr(online, "pruned_sql", counted)
+
+    def prepared(rules) -> tuple[list[str], list[tuple]]:
+        service = Service.start(rules, None, ServiceSettings())
+        try:
+            served = [r.id for r in service.rules.rules]
+            rows = service.rules.cursor.execute(
+                "SELECT name, statement FROM duckdb_prepared_statements() ORDER BY name"
+            ).fetchall()
+            return served, rows
+        finally:
+            service.close()
+
+    first = prepared(base)
+    assert first[0] == ["BIL-DUP-DAY", "BIL-DUP-CLAIM"] and len(first[1]) > 2
+    assert len(compiled) == 2 and len(online._COMPILED) == 1
+    assert prepared(base) == first  # the same statements, none compiled again
+    assert len(compiled) == 2
+    day = replace(base[0], params={**base[0].params, "categories": ["exam"]})
+    prepared([day, base[1]])
+    assert len(compiled) == 4 and len(online._COMPILED) == 2

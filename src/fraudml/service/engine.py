@@ -32,6 +32,7 @@ rules' share of a single check 57 ms → 26 ms on a loaded 2-core machine, the s
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
@@ -183,6 +184,25 @@ def create_table_sql(name: str, columns: dict[str, str]) -> str:
     return f"CREATE OR REPLACE TABLE {name} ({body})"
 
 
+#: the served rules' SQL by what it is compiled from (:func:`_compiled_key`), kept for the
+#: process: turning each rule's expression into pruned SQL is most of a start-up's time
+#: (about 15 s of 17 for the whole base over the committed city), and a process that starts
+#: a service again over the same rules and tables (the test suite, a restart after a
+#: settings change) gets the same text. Its newest :data:`_COMPILED_KEPT` entries are kept.
+_COMPILED: dict[tuple[Any, ...], dict[str, str]] = {}
+_COMPILED_KEPT = 4
+
+
+def _compiled_key(
+    served: Sequence[Rule], schema: dict[str, dict[str, str]], currency: str
+) -> tuple[Any, ...]:
+    """Everything the served rules' SQL is made from: every field of every rule (its
+    check, parameters, conditions, texts), the tables' names, columns and types, and the
+    currency. The SQL's table names are fixed (:data:`WORK_TABLES`, the stages')."""
+    tables = tuple((t, tuple(cols.items())) for t, cols in sorted(schema.items()))
+    return (tuple(repr(r) for r in served), tables, currency)
+
+
 class _Capture:
     """The connection as :func:`fraudml.window.prepare` sees it while the rules are
     compiled: a table it would compute now becomes an empty table of the same shape,
@@ -193,7 +213,11 @@ class _Capture:
         self.stages: list[tuple[str, ir.Table]] = []
 
     def create_table(self, name: str, obj: ir.Table, **_: Any) -> ir.Table:
-        table = f"svc{name}" if name.startswith("_") else f"svc_{name}"
+        # named by its place, not by the process-wide counter the window gives temporary
+        # tables (``_window_claims_3``): every start then compiles to the same SQL text
+        # (:data:`_COMPILED`)
+        stem = re.sub(r"_\d+$", "", name).lstrip("_")
+        table = f"svc_{stem}_{len(self.stages)}"
         self._con.create_table(table, schema=obj.schema(), overwrite=True)
         self.stages.append((table, obj))
         return self._con.table(table)
@@ -317,10 +341,16 @@ class OnlineRules:
             cursor.execute(f"PREPARE {name} AS INSERT INTO {table} BY NAME {sql}")
             out.stages.append((table, name))
         schema = table_columns(raw)  # the work, stage and reference tables
-        sql = {
-            rule.id: pruned_sql(ibis.to_sql(part, dialect="duckdb"), schema)
-            for rule, part in zip(served, parts, strict=True)
-        }
+        key = _compiled_key(served, schema, currency)
+        sql = _COMPILED.get(key)
+        if sql is None:
+            sql = {
+                rule.id: pruned_sql(ibis.to_sql(part, dialect="duckdb"), schema)
+                for rule, part in zip(served, parts, strict=True)
+            }
+            _COMPILED[key] = sql
+            while len(_COMPILED) > _COMPILED_KEPT:
+                _COMPILED.pop(next(iter(_COMPILED)))
         # one statement for every rule, for a batch, and one per visit type with the rules
         # that can hit a claim of that type, for a single check (its claim has one type)
         prepared: dict[tuple[str, ...], str] = {}
