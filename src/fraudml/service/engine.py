@@ -186,21 +186,25 @@ def create_table_sql(name: str, columns: dict[str, str]) -> str:
 
 #: the served rules' SQL by what it is compiled from (:func:`_compiled_key`), kept for the
 #: process: turning each rule's expression into pruned SQL is most of a start-up's time
-#: (about 15 s of 17 for the whole base over the committed city), and a process that starts
-#: a service again over the same rules and tables (the test suite, a restart after a
-#: settings change) gets the same text. Its newest :data:`_COMPILED_KEPT` entries are kept.
+#: (under cProfile, 36 s of a 43 s start over the committed city), and a process that
+#: starts more than one service over the same rules and tables (the test suite does) gets
+#: the same text. Its newest :data:`_COMPILED_KEPT` entries are kept.
 _COMPILED: dict[tuple[Any, ...], dict[str, str]] = {}
 _COMPILED_KEPT = 4
 
 
 def _compiled_key(
-    served: Sequence[Rule], schema: dict[str, dict[str, str]], currency: str
+    served: Sequence[Rule],
+    schema: dict[str, dict[str, str]],
+    currency: str,
+    registrations: bool,
 ) -> tuple[Any, ...]:
     """Everything the served rules' SQL is made from: every field of every rule (its
-    check, parameters, conditions, texts), the tables' names, columns and types, and the
-    currency. The SQL's table names are fixed (:data:`WORK_TABLES`, the stages')."""
+    check, parameters, conditions, texts), the tables' names, columns and types, the
+    currency, and whether the checks read registrations (the work table exists either
+    way). The SQL's table names are fixed (:data:`WORK_TABLES`, the stages')."""
     tables = tuple((t, tuple(cols.items())) for t, cols in sorted(schema.items()))
-    return (tuple(repr(r) for r in served), tables, currency)
+    return (tuple(repr(r) for r in served), tables, currency, registrations)
 
 
 class _Capture:
@@ -341,7 +345,7 @@ class OnlineRules:
             cursor.execute(f"PREPARE {name} AS INSERT INTO {table} BY NAME {sql}")
             out.stages.append((table, name))
         schema = table_columns(raw)  # the work, stage and reference tables
-        key = _compiled_key(served, schema, currency)
+        key = _compiled_key(served, schema, currency, registrations)
         sql = _COMPILED.get(key)
         if sql is None:
             sql = {
