@@ -24,8 +24,8 @@ def test_window_tables_live_in_the_scratch_file_and_go_with_the_dataset(make_dat
         x = prepare(ds, Window())
         made = {n: w for n, w in _tables(ds).items() if n.startswith("_window_")}
         name = x.claims.op().name
-        # the claims, their fee summary and the repeated trace lines
-        assert name in made and len(made) == 3
+        # the claims, their fee summary, the repeated trace lines and the window's span
+        assert name in made and len(made) == 4
         assert set(made.values()) == {(scratch.CATALOG, False)}
         assert int(x.claims.count().execute()) == int(ds.table("claims").count().execute())
         scratch.drop(ds.con, x.claims)

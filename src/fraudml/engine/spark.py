@@ -21,6 +21,7 @@ from typing import Any
 
 import ibis.expr.types as ir
 
+from fraudml.engine import compiled
 from fraudml.errors import SettingError
 from fraudml.settings import EngineSettings
 
@@ -172,7 +173,7 @@ def _spark_backend_class() -> type:
             con._fraudml_staging = None
             #: the pipeline's name of each table → (its view, its Parquet folder or None)
             con._fraudml_own: dict[str, tuple[str, str | None]] = {}
-            return con
+            return compiled.install(con)
 
         def _fraudml_view(self, name: str) -> str | None:
             """The view of a table of ours, by the pipeline's name or the view's own."""

@@ -21,7 +21,7 @@ import ibis
 import ibis.expr.types as ir
 
 from fraudml.contract import EXPECTED_FORM, TABLES, Column, Table
-from fraudml.engine import scratch
+from fraudml.engine import compiled, scratch
 from fraudml.io import cache as kept
 from fraudml.io import checks, partitions
 from fraudml.io.atomic import write_json
@@ -347,7 +347,9 @@ def _load_on_duckdb(
                 database.parent.mkdir(parents=True, exist_ok=True)
                 for stale in (database, database.with_name(database.name + ".wal")):
                     stale.unlink(missing_ok=True)
-            con = ibis.duckdb.connect(database=str(database) if database else ":memory:", **config)
+            con = compiled.install(
+                ibis.duckdb.connect(database=str(database) if database else ":memory:", **config)
+            )
             try:
                 scratch.attach(con, tmp_dir)
                 reconciliation, tables = _validate_all(
@@ -383,7 +385,7 @@ def _load_on_duckdb(
             return _open_kept(root, keep.path, engine, temp_directory)
         if moves and claim is not None:
             ds.database = claim.path / "validated.duckdb"
-            ds.con = ibis.duckdb.connect(database=str(ds.database), **config)
+            ds.con = compiled.install(ibis.duckdb.connect(database=str(ds.database), **config))
             scratch.attach(ds.con, tmp_dir)
             ds.tables = {name: ds.con.table(name) for name in ds.tables}
             if cache is not None:  # make validate refreshes the kept validation
@@ -484,7 +486,9 @@ def _open_kept(
 def _attach_kept(
     root: Path, entry: Path, engine: EngineSettings, report: dict, tmp_dir: Path
 ) -> Dataset:
-    con = ibis.duckdb.connect(database=":memory:", **_engine_config(engine, tmp_dir))
+    con = compiled.install(
+        ibis.duckdb.connect(database=":memory:", **_engine_config(engine, tmp_dir))
+    )
     try:
         scratch.attach(con, tmp_dir)
         return _kept_dataset(root, entry, report, tmp_dir, con)

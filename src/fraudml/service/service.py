@@ -19,6 +19,7 @@ import ibis
 import pyarrow as pa
 
 import fraudml
+from fraudml.engine import compiled
 from fraudml.errors import RuleBaseError
 from fraudml.features.registry import unit_text
 from fraudml.io.load import Dataset
@@ -132,7 +133,7 @@ class Service:
                 config["memory_limit"] = engine.memory_limit
             if engine.threads:
                 config["threads"] = engine.threads
-            con, owns = ibis.duckdb.connect(**config), True
+            con, owns = compiled.install(ibis.duckdb.connect(**config)), True
         history = History(con.con)
         catalog: set[str] | None = None
         if ds is not None:

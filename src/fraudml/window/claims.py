@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 import time
 from dataclasses import dataclass
 
 import ibis
 import ibis.expr.types as ir
+import pandas as pd
 
 from fraudml.engine import scratch
 from fraudml.io.load import Dataset
@@ -104,16 +106,18 @@ def prepare(ds: Dataset, window: Window, *, fees: bool = True) -> Inputs:
             else_="80+",
         )
     )
-    stats = claims.agg(lo=claims.admit_time.min(), hi=claims.admit_time.max())
-    start = ibis.literal(window.start) if window.start else stats.lo.as_scalar()
-    end = ibis.literal(window.end) if window.end else stats.hi.as_scalar()
-    days = (end.delta(start, unit="second") / 86400.0).ceil().clip(lower=1)
-
     # Computed once into temporary engine tables: every profile reads the claims several
     # times, and the fee-line summary is the costliest step of the run.
     started = time.perf_counter()
     tag = next(_TAGS)
     c = _temp_table(ds, f"_window_claims_{tag}", c)
+    # the span is a one-row table, not literals in every profile: the windows' profiles
+    # are then one shape, compiled once (fraudml.engine.compiled); the rules alone
+    # (fees=False: the check service, which captures expressions) never read it
+    days = ibis.literal(None, type="float64")
+    if fees:
+        span = scratch.create(ds.con, f"_window_span_{tag}", _span(claims, window))
+        days = span.days.as_scalar()
     summary = repeated = None
     if "claim_items" in ds:
         # the trace-code look-back scans every coded line before the window's end: once
@@ -149,6 +153,21 @@ def filled_columns(t: ir.Table, table: str, columns: tuple[str, ...]) -> set[str
         return set()
     filled = t.agg(**{col: t[col].count() for col in present}).execute().iloc[0]
     return {f"{table}.{col}" for col in present if int(filled[col]) > 0}
+
+
+def _span(claims: ir.Table, window: Window) -> pd.DataFrame:
+    """The days ``window`` spans, at least one, taking an open side from ``claims``
+    (the window's): one row, column ``days`` (missing when the window has no claims)."""
+    start, end = window.start, window.end
+    if start is None or end is None:
+        seen = claims.agg(lo=claims.admit_time.min(), hi=claims.admit_time.max()).execute()
+        start = start if start is not None else seen.lo.iloc[0]
+        end = end if end is not None else seen.hi.iloc[0]
+    days = None
+    if not (pd.isna(start) or pd.isna(end)):
+        seconds = (pd.Timestamp(end) - pd.Timestamp(start)).total_seconds()
+        days = max(1.0, float(math.ceil(seconds / 86400.0)))
+    return pd.DataFrame({"days": pd.Series([days], dtype="float64")})
 
 
 def _temp_table(ds: Dataset, name: str, expr: ir.Table) -> ir.Table:
