@@ -131,3 +131,22 @@ def test_install_is_idempotent():
     wrapper = con.compiler
     compiled.install(con)
     assert con.compiler is wrapper and isinstance(wrapper, compiled.KeepingCompiler)
+
+
+def test_a_windows_span_in_days_rounds_up_and_takes_an_open_side_from_its_claims():
+    """The one-row span table that lets every window's profiles share one shape keeps
+    the literal span's arithmetic: whole days rounded up, at least one."""
+    from datetime import datetime
+
+    from fraudml.window import Window
+    from fraudml.window.claims import _span
+
+    times = pd.DataFrame({"admit_time": pd.to_datetime(["2024-03-01 08:00", "2024-03-03 20:00"])})
+    claims = ibis.memtable(times)
+    closed = Window(datetime(2024, 3, 1), datetime(2024, 3, 11, 6))
+    assert _span(claims, closed).days.tolist() == [11.0]  # 10.25 days
+    assert _span(claims, Window(datetime(2024, 3, 1))).days.tolist() == [3.0]  # to 03-03 20:00
+    assert _span(claims, Window(None, datetime(2024, 3, 2))).days.tolist() == [1.0]  # 16 h
+    assert _span(claims, Window()).days.tolist() == [3.0]  # 2.5 days of claims
+    nothing = ibis.memtable(times.iloc[:0])
+    assert _span(nothing, Window()).days.isna().tolist() == [True]
