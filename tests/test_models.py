@@ -3,6 +3,7 @@ of UNTIL, reproducibility, every config instantiates, and the champion alias."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from datetime import datetime
 from pathlib import Path
@@ -19,8 +20,8 @@ from fraudml.cli.main import main
 from fraudml.config import register
 from fraudml.evaluate.metrics import precision_recall_at_k, ranking_metrics, recall_at_k_by_scheme
 from fraudml.features import FEATURE_SET_VERSION
-from fraudml.models import ProfileIsolationForest, RiskClassifier
-from fraudml.models.frames import labels_as_of
+from fraudml.models import ProfileIsolationForest, RiskClassifier, training
+from fraudml.models.frames import label_free_frames, labels_as_of, with_known_group_labels
 from fraudml.models.risk import fit_entity, score_frame
 from fraudml.models.training import time_split, train_and_evaluate
 from fraudml.paths import conf_dir
@@ -193,9 +194,24 @@ def _small_training(root: Path):
 
 
 @pytest.mark.slow
-def test_a_label_decided_after_until_changes_nothing(city_root, tmp_path):
+def test_a_label_decided_after_until_changes_nothing(city_root, tmp_path, monkeypatch):
     """Same data, seed and config give identical scores; labels decided after UNTIL are
-    invisible to training, while the same labels dated before UNTIL do change it."""
+    invisible to training, while the same labels dated before UNTIL do change it.
+
+    The three datasets differ only in their labels, so each window's label-free frames
+    (profiles, rule aggregates, network) are built once and shared; everything that
+    reads labels (the group-label share, the fit, the evaluation) runs on each dataset's
+    own."""
+    built: dict = {}
+
+    def frames_once(ds, window, rules):
+        if window not in built:
+            built[window] = label_free_frames(ds, window, rules)
+        w = built[window]
+        labels = ds.table("labels").to_pandas()
+        return with_known_group_labels(w.frames, labels, window), w.run, w.dropped
+
+    monkeypatch.setattr(training, "frames_and_hits", frames_once)
     reference = _small_training(city_root)
     labels = pd.read_parquet(city_root / "labels.parquet")
     labelled = set(labels[labels.entity_type == "patient"].entity_id)
@@ -226,27 +242,38 @@ def test_a_label_decided_after_until_changes_nothing(city_root, tmp_path):
     assert changed.any()
 
 
+@pytest.fixture(scope="module")
+def server_store(city_root, tmp_path_factory) -> tuple[str, Path]:
+    """One training of the committed city into a tracking server's store
+    (``MLFLOW_TRACKING_URI``, here SQLite), as an operator's shell would name it, and its
+    folder. The registration test reads it and the scoring test scores from its
+    champions; the registration test's promotions re-log the same patient model, so the
+    scores do not depend on which runs first."""
+    root = tmp_path_factory.mktemp("server-store")
+    uri = f"sqlite:///{root / 'server.db'}"
+    args = [
+        "train",
+        f"data.path={city_root}",
+        f"train.store={root / 'unused'}",
+        f"train.out={root / 'out'}",
+        "anomaly.n_estimators=50",
+        "model.n_estimators=80",
+        some_rules_override(),  # registration and outputs are the subject, not the rules
+    ]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLFLOW_TRACKING_URI", uri)
+        assert main(args) == 0
+    return uri, root
+
+
 @pytest.mark.slow
-def test_train_command_registers_champions_in_the_given_tracking_store(
-    city_root, tmp_path, monkeypatch
-):
+def test_train_command_registers_champions_in_the_given_tracking_store(server_store):
     import mlflow
     from mlflow.tracking import MlflowClient
 
     from fraudml.tracking import mlflow_store as store
 
-    uri = f"sqlite:///{tmp_path / 'server.db'}"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    args = [
-        "train",
-        f"data.path={city_root}",
-        f"train.store={tmp_path / 'unused'}",
-        f"train.out={tmp_path / 'out'}",
-        "anomaly.n_estimators=50",
-        "model.n_estimators=80",
-        some_rules_override(),  # registration is the subject here, not the rules
-    ]
-    assert main(args) == 0
+    uri, root = server_store
     mlflow.set_tracking_uri(uri)
     client = MlflowClient(uri)
     ns = store.namespace()  # the default namespace, whatever the data's folder
@@ -259,7 +286,7 @@ def test_train_command_registers_champions_in_the_given_tracking_store(
     run = mlflow.search_runs(experiment_names=["fraudml"]).iloc[0]
     assert run["tags.dataset_fingerprint"] and run["params.model.num_leaves"] == "31"
     assert run["metrics.eval/patient/risk/ap"] > run["metrics.eval/patient/anomaly/ap"]
-    assert not (tmp_path / "unused").exists()  # the variable's store was used
+    assert not (root / "unused").exists()  # the variable's store was used
 
     # the champion moves only on improvement, or when forced
     name = store.model_name(ns, "patient")
@@ -352,3 +379,92 @@ def test_checked_entities_only_when_labels_hold_negatives():
     assert sorted(checked_entities(labels, "provider")) == ["P1", "P2"]
     assert checked_entities(labels, "patient") is None  # positives only: unlabelled = clean
     assert checked_entities(None, "provider") is None
+
+
+@pytest.mark.slow
+def test_score_command_writes_the_contract_outputs_atomically(
+    city_root, server_store, tmp_path, monkeypatch
+):
+    uri, _ = server_store
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    rules = some_rules_override()  # the outputs are the subject here, not the rules
+    score = [
+        "score",
+        f"data.path={city_root}",
+        "period.start=2024-11-01",
+        "period.end=2024-12-01",
+        rules,
+    ]
+    out = tmp_path / "out"
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("killed mid-way")
+
+    monkeypatch.setattr("fraudml.workflows.scoring.write_xlsx", fail)
+    # Hydra reports the error; a failure that is no user's mistake exits 1, not 2
+    assert main([*score, f"out={out}"]) == 1
+    assert not out.exists()  # an interrupted run leaves no output directory
+    monkeypatch.undo()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("FRAUDML_PSEUDONYM_SALT", "not-in-the-report")
+    assert main([*score, f"out={out}", "report.pseudonymise=true", "report.lang=en"]) == 0
+    scores = pd.read_parquet(out / "scores.parquet")
+    leads = pd.read_parquet(out / "leads.parquet")
+    assert {"entity_type", "entity_id", "score", "rank"} <= set(scores.columns)
+    assert {"entity_type", "entity_id", "score", "rank", "model"} <= set(leads.columns)
+    for _, g in scores.groupby("entity_type"):
+        assert sorted(g["rank"]) == list(range(1, len(g) + 1))
+        by_rank = g.sort_values("rank")
+        # rank follows the score, but for the capacity's reserve, which follows novelty
+        assert by_rank[~by_rank.reserve].score.is_monotonic_decreasing
+        assert by_rank[by_rank.reserve].novelty.is_monotonic_decreasing
+    reserved = scores[scores.reserve]
+    assert set(reserved.entity_type) >= {"patient", "claim"}  # 30 of 100, 75 of 250
+    sizes = reserved.groupby("entity_type").size()
+    assert sizes.get("patient", 0) <= 30 and sizes.get("claim", 0) <= 75
+    patients = leads[leads.entity_type == "patient"].entity_id
+    assert len(patients) and patients.str.fullmatch(r"P[0-9a-f]{16}").all()
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["pseudonymised"] and "not-in-the-report" not in json.dumps(manifest)
+    assert set(manifest["models"]) == {"patient", "stay", "visit", "provider", "doctor"}
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "not-in-the-report" not in html and leads.entity_id.iloc[0] in html
+    assert pd.read_csv(out / "leads.csv").shape[0] == len(leads)
+    # the labels' vocabulary: stays and visits are claims, ranked on one scale; groups
+    # are the network's leads
+    assert set(scores.entity_type) == {"patient", "claim", "provider", "doctor", "group"}
+    claims = scores[scores.entity_type == "claim"]
+    assert set(claims.claim_kind) == {"stay", "visit"}
+    assert scores[scores.entity_type != "claim"].claim_kind.isna().all()
+    assert claims.entity_id.is_unique
+    # leads are bounded by the capacity per lead type (claims: stays' + visits')
+    per_type = leads.groupby("entity_type").size().to_dict()
+    assert per_type["claim"] <= 50 + 200 and per_type["patient"] <= 100
+    assert per_type.get("provider", 0) <= 5 and per_type.get("doctor", 0) <= 20
+    assert 0 < per_type["group"] <= 10
+    # group leads: their members (patients pseudonymised, like the group ids) and proof
+    groups = pd.read_parquet(out / "groups.parquet")
+    chosen = set(leads[leads.entity_type == "group"].entity_id)
+    assert set(groups.group_id) == chosen and all(g.startswith("G") for g in chosen)
+    members = groups[groups.member_type == "patient"]
+    assert members.member_id.str.fullmatch(r"P[0-9a-f]{16}").all()
+    proof = pd.read_parquet(out / "group_evidence.parquet")
+    assert set(proof.group_id) <= chosen and proof.patient_id.str.startswith("P").all()
+    # definite violations: their own output and sheets, not leads
+    violations = pd.read_parquet(out / "violations.parquet")
+    assert len(violations) == manifest["rows"]["violations"] > 0
+    assert violations.patient_id.str.fullmatch(r"P[0-9a-f]{16}").all()  # pseudonymised
+    sheets = pd.read_excel(out / "report.xlsx", sheet_name=None)
+    assert {"leads", "evidence", "violations", "deductions"} <= set(sheets)
+    deductions = sheets["deductions"]
+    assert round(deductions.amount.sum(), 2) == manifest["deductions"]["amount"]
+    assert "Deduction list" in html
+    # report v2: summary first, money at stake, distinct ranks, tiers from risk and money,
+    # the pseudonym note, and a PDF case pack per top provider lead
+    assert html.index('id="summary"') < html.index('class="lead"') and "pseudonyms" in html
+    assert {"money_at_stake", "model_amount", "rule_amount"} <= set(leads.columns)
+    assert all(g["rank"].is_unique for _, g in leads.groupby("entity_type"))
+    assert not ((leads.score < 0.2) & (leads.rule_amount < 1000) & (leads.tier != "C")).any()
+    packs = sorted(p.name for p in (out / "casepacks").glob("*.pdf"))
+    assert packs == sorted(manifest["case_packs"]) and len(packs) == min(10, per_type["provider"])
+    assert all((out / "casepacks" / p).read_bytes().startswith(b"%PDF") for p in packs)

@@ -9,7 +9,6 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from fraudml.cli.main import main
 from fraudml.errors import ModelError
 from fraudml.explain.contributions import explain, reasons
 from fraudml.models import ProfileIsolationForest, RiskClassifier
@@ -17,7 +16,6 @@ from fraudml.models.risk import fit_entity
 from fraudml.report import render
 from fraudml.report.render import neutralise, pseudonym, render_html, write_xlsx
 from fraudml.scoring.pipeline import check_feature_set
-from tests.conftest import some_rules_override
 
 
 def _frame(seed: int) -> tuple[pd.DataFrame, pd.Series]:
@@ -139,96 +137,6 @@ def test_pseudonyms_are_salted_and_stable():
         and out.entity_id[0].startswith("P")
         and "001" not in out.entity_id[0]
     )
-
-
-@pytest.mark.slow
-def test_score_command_writes_the_contract_outputs_atomically(city_root, tmp_path, monkeypatch):
-    store = tmp_path / "mlflow"
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    rules = some_rules_override()  # the outputs are the subject here, not the rules
-    train = ["train", f"data.path={city_root}", f"train.store={store}", rules]
-    assert main([*train, "anomaly.n_estimators=40", "model.n_estimators=60"]) == 0
-    score = [
-        "score",
-        f"data.path={city_root}",
-        f"models.store={store}",
-        "period.start=2024-11-01",
-        "period.end=2024-12-01",
-        rules,
-    ]
-    out = tmp_path / "out"
-
-    def fail(*args, **kwargs):
-        raise RuntimeError("killed mid-way")
-
-    monkeypatch.setattr("fraudml.workflows.scoring.write_xlsx", fail)
-    # Hydra reports the error; a failure that is no user's mistake exits 1, not 2
-    assert main([*score, f"out={out}"]) == 1
-    assert not out.exists()  # an interrupted run leaves no output directory
-    monkeypatch.undo()
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    monkeypatch.setenv("FRAUDML_PSEUDONYM_SALT", "not-in-the-report")
-    assert main([*score, f"out={out}", "report.pseudonymise=true", "report.lang=en"]) == 0
-    scores = pd.read_parquet(out / "scores.parquet")
-    leads = pd.read_parquet(out / "leads.parquet")
-    assert {"entity_type", "entity_id", "score", "rank"} <= set(scores.columns)
-    assert {"entity_type", "entity_id", "score", "rank", "model"} <= set(leads.columns)
-    for _, g in scores.groupby("entity_type"):
-        assert sorted(g["rank"]) == list(range(1, len(g) + 1))
-        by_rank = g.sort_values("rank")
-        # rank follows the score, but for the capacity's reserve, which follows novelty
-        assert by_rank[~by_rank.reserve].score.is_monotonic_decreasing
-        assert by_rank[by_rank.reserve].novelty.is_monotonic_decreasing
-    reserved = scores[scores.reserve]
-    assert set(reserved.entity_type) >= {"patient", "claim"}  # 30 of 100, 75 of 250
-    sizes = reserved.groupby("entity_type").size()
-    assert sizes.get("patient", 0) <= 30 and sizes.get("claim", 0) <= 75
-    patients = leads[leads.entity_type == "patient"].entity_id
-    assert len(patients) and patients.str.fullmatch(r"P[0-9a-f]{16}").all()
-    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
-    assert manifest["pseudonymised"] and "not-in-the-report" not in json.dumps(manifest)
-    assert set(manifest["models"]) == {"patient", "stay", "visit", "provider", "doctor"}
-    html = (out / "report.html").read_text(encoding="utf-8")
-    assert "not-in-the-report" not in html and leads.entity_id.iloc[0] in html
-    assert pd.read_csv(out / "leads.csv").shape[0] == len(leads)
-    # the labels' vocabulary: stays and visits are claims, ranked on one scale; groups
-    # are the network's leads
-    assert set(scores.entity_type) == {"patient", "claim", "provider", "doctor", "group"}
-    claims = scores[scores.entity_type == "claim"]
-    assert set(claims.claim_kind) == {"stay", "visit"}
-    assert scores[scores.entity_type != "claim"].claim_kind.isna().all()
-    assert claims.entity_id.is_unique
-    # leads are bounded by the capacity per lead type (claims: stays' + visits')
-    per_type = leads.groupby("entity_type").size().to_dict()
-    assert per_type["claim"] <= 50 + 200 and per_type["patient"] <= 100
-    assert per_type.get("provider", 0) <= 5 and per_type.get("doctor", 0) <= 20
-    assert 0 < per_type["group"] <= 10
-    # group leads: their members (patients pseudonymised, like the group ids) and proof
-    groups = pd.read_parquet(out / "groups.parquet")
-    chosen = set(leads[leads.entity_type == "group"].entity_id)
-    assert set(groups.group_id) == chosen and all(g.startswith("G") for g in chosen)
-    members = groups[groups.member_type == "patient"]
-    assert members.member_id.str.fullmatch(r"P[0-9a-f]{16}").all()
-    proof = pd.read_parquet(out / "group_evidence.parquet")
-    assert set(proof.group_id) <= chosen and proof.patient_id.str.startswith("P").all()
-    # definite violations: their own output and sheets, not leads
-    violations = pd.read_parquet(out / "violations.parquet")
-    assert len(violations) == manifest["rows"]["violations"] > 0
-    assert violations.patient_id.str.fullmatch(r"P[0-9a-f]{16}").all()  # pseudonymised
-    sheets = pd.read_excel(out / "report.xlsx", sheet_name=None)
-    assert {"leads", "evidence", "violations", "deductions"} <= set(sheets)
-    deductions = sheets["deductions"]
-    assert round(deductions.amount.sum(), 2) == manifest["deductions"]["amount"]
-    assert "Deduction list" in html
-    # report v2: summary first, money at stake, distinct ranks, tiers from risk and money,
-    # the pseudonym note, and a PDF case pack per top provider lead
-    assert html.index('id="summary"') < html.index('class="lead"') and "pseudonyms" in html
-    assert {"money_at_stake", "model_amount", "rule_amount"} <= set(leads.columns)
-    assert all(g["rank"].is_unique for _, g in leads.groupby("entity_type"))
-    assert not ((leads.score < 0.2) & (leads.rule_amount < 1000) & (leads.tier != "C")).any()
-    packs = sorted(p.name for p in (out / "casepacks").glob("*.pdf"))
-    assert packs == sorted(manifest["case_packs"]) and len(packs) == min(10, per_type["provider"])
-    assert all((out / "casepacks" / p).read_bytes().startswith(b"%PDF") for p in packs)
 
 
 def test_report_opens_in_headless_chromium_without_console_errors(tmp_path):

@@ -13,6 +13,7 @@ from typing import Any
 import duckdb
 import ibis
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 from fastapi.testclient import TestClient
 
@@ -25,6 +26,7 @@ from fraudml.service import Service, ServiceSettings, create_app
 from fraudml.service.audit import read_audit
 from fraudml.service.engine import hit_visit_types
 from fraudml.service.settings import DEFAULT_DECISION, DecisionPolicy, SuspensionSettings
+from tests.slices import city_slice
 
 MONTH = (datetime(2024, 11, 1), datetime(2024, 12, 1))
 #: Known providers of the committed city: two hospitals (grade 3) in two regions, a pharmacy.
@@ -696,14 +698,17 @@ def test_serve_stops_with_exit_2_on_bad_data_or_port(tmp_path, capsys):
     assert f"port={port} on 127.0.0.1 cannot be used" in capsys.readouterr().err
 
 
-def test_fraudml_serve_answers_over_http_until_stopped(city_root, tmp_path):
-    """The command as deployed: uvicorn on loopback, a check, a clean stop on SIGINT."""
+def test_fraudml_serve_answers_over_http_until_stopped(tmp_path):
+    """The command as deployed: uvicorn on loopback, a check, a clean stop on SIGINT.
+    The history is a slice of the city (its first 500 patients): the subject is the
+    process, and its start-up grows with the history it validates and loads."""
     import signal
     import subprocess
     import sys
     import time
     import urllib.request
 
+    city = city_slice(tmp_path / "city", n_patients=500)
     port = _free_port()
     audit = tmp_path / "audit.jsonl"
     server = subprocess.Popen(
@@ -712,7 +717,7 @@ def test_fraudml_serve_answers_over_http_until_stopped(city_root, tmp_path):
             "-m",
             "fraudml.cli.main",
             "serve",
-            f"data.path={city_root}",
+            f"data.path={city}",
             f"port={port}",
             f"audit={audit}",
         ],
@@ -731,7 +736,7 @@ def test_fraudml_serve_answers_over_http_until_stopped(city_root, tmp_path):
             except OSError:
                 assert time.monotonic() < deadline, "fraudml serve did not start"
                 time.sleep(0.5)
-        assert health["history"]["claims"] == 54_385
+        assert health["history"]["claims"] == pq.read_metadata(city / "claims.parquet").num_rows
         request = urllib.request.Request(
             f"{url}/v1/check",
             data=json.dumps(visit("T-HTTP-1", "T-HTTP-P")).encode(),

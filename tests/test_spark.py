@@ -26,8 +26,8 @@ from fraudml.rulebase.engine import apply_rules, to_national
 from fraudml.settings import EngineSettings
 from fraudml.window import Window
 from fraudml.workflows.common import load_rule_base
+from tests.slices import city_slice
 
-CITY = Path(__file__).resolve().parents[1] / "data" / "synthetic" / "small"
 #: rules that fire on the slice, one or two per family (billing, catalog,
 #: eligibility, frequency, inpatient, ratios)
 RULES = (
@@ -49,25 +49,6 @@ missing = spark.missing_requirements()
 needs_spark = pytest.mark.skipif(
     bool(missing), reason="engine=spark cannot run here: " + "; ".join(missing)
 )
-
-
-def city_slice(out: Path, n_patients: int = 150) -> Path:
-    """The committed city's first ``n_patients`` patients and their claims and fee lines;
-    the other tables whole (so some registrations and labels are quarantined: dangling)."""
-    out.mkdir(parents=True)
-    patients = pq.read_table(CITY / "patients.parquet")
-    patients = patients.take(pc.sort_indices(patients, [("patient_id", "ascending")]))
-    patients = patients.slice(0, n_patients)
-    claims = pq.read_table(CITY / "claims.parquet")
-    claims = claims.filter(pc.is_in(claims["patient_id"], patients["patient_id"]))
-    items = pq.read_table(CITY / "claim_items.parquet")
-    items = items.filter(pc.is_in(items["claim_id"], claims["claim_id"]))
-    tables = {"patients": patients, "claims": claims, "claim_items": items}
-    for name in ("providers", "doctors", "catalog", "labels", "chronic_registrations"):
-        tables[name] = pq.read_table(CITY / f"{name}.parquet")
-    for name, table in tables.items():
-        pq.write_table(table, out / f"{name}.parquet")
-    return out
 
 
 @pytest.fixture(scope="module")

@@ -47,6 +47,16 @@ def window_frames(ds: Dataset, window: Window, rules: Sequence[Rule]) -> WindowF
     decided before the window starts (all labels for a window open at the start):
     what scoring that window would know. Training replaces it with the labels it may
     learn from, out of fold (:func:`fraudml.models.fitting.time_fitter`)."""
+    w = label_free_frames(ds, window, rules)
+    labels = ds.table("labels").to_pandas() if "labels" in ds else None
+    return WindowFrames(
+        with_known_group_labels(w.frames, labels, window), w.run, w.dropped, w.graph
+    )
+
+
+def label_free_frames(ds: Dataset, window: Window, rules: Sequence[Rule]) -> WindowFrames:
+    """:func:`window_frames` before any label is read: profiles, rule aggregates and the
+    network, which depend on the claims of ``window`` only."""
     profiles = build_profiles(ds, window)
     tables = materialise(ds, profiles)
     run = apply_rules(ds, window, rules, profiles.inputs)
@@ -56,12 +66,20 @@ def window_frames(ds: Dataset, window: Window, rules: Sequence[Rule]) -> WindowF
         frame = joined.to_pandas().set_index(ENTITIES[entity].key).sort_index()
         frame.index = frame.index.astype(str)
         out[entity] = reproducible(frame)
-    if "patient" in out:
-        # without a labels table no fellow member is known: the share is 0, not missing
-        labels = ds.table("labels").to_pandas() if "labels" in ds else None
-        known = labels_as_of(labels, "patient", window.start)
-        out["patient"] = with_group_labels(out["patient"], known.index, out_of_fold=False)
     return WindowFrames(out, run, profiles.dropped, profiles.graph)
+
+
+def with_known_group_labels(
+    frames: dict[str, pd.DataFrame], labels: pd.DataFrame | None, window: Window
+) -> dict[str, pd.DataFrame]:
+    """``frames`` with the patients' share of fellow group members labelled positive
+    before ``window`` starts; without a labels table no fellow member is known, so the
+    share is 0, not missing."""
+    if "patient" not in frames:
+        return frames
+    known = labels_as_of(labels, "patient", window.start)
+    patients = with_group_labels(frames["patient"], known.index, out_of_fold=False)
+    return {**frames, "patient": patients}
 
 
 def frames_and_hits(
