@@ -23,12 +23,31 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Tests marked ``heavy`` are skipped, with the reason shown, unless ``--heavy`` is given:
     the suite has a ten-minute budget on CI, and these repeat at full size what faster
     tests check piece by piece (a notebook's whole run, the real-data page)."""
+    _slow_files_first(items)
     if config.getoption("--heavy"):
         return
     skip = pytest.mark.skip(reason=HEAVY_REASON)
     for item in items:
         if "heavy" in item.keywords:
             item.add_marker(skip)
+
+
+def _slow_files_first(items: list[pytest.Item]) -> None:
+    """Order the test files by how many of their tests are marked ``slow``, most first,
+    keeping the order within each file.
+
+    ``make test`` hands whole files to two processes (``--dist loadfile``) in this order;
+    a long file started last would leave one process working alone at the end, so the
+    long ones go first and the short ones fill in behind them."""
+
+    def file_of(item: pytest.Item) -> str:
+        return item.nodeid.split("::")[0]
+
+    slow: dict[str, int] = {}
+    for item in items:
+        slow[file_of(item)] = slow.get(file_of(item), 0) + ("slow" in item.keywords)
+    position = {f: i for i, f in enumerate(slow)}
+    items.sort(key=lambda item: (-slow[file_of(item)], position[file_of(item)]))
 
 
 PATIENTS = [

@@ -441,6 +441,7 @@ def month_requests(city_root: Path) -> list[dict[str, Any]]:
     return _month_requests(city_root)
 
 
+@pytest.mark.slow
 def test_parity_with_the_batch_rule_run_for_a_month(month_client, month_requests, city_root, kept):
     """Every claim of November through /v1/check/batch, the service knowing the claims
     before it: the same hits, hit for hit, as the batch rule run whose window ends with
@@ -530,6 +531,7 @@ def test_each_visit_types_statement_gives_every_rules_hits_on_its_claims(
     assert statements["outpatient"] != statements[None]
 
 
+@pytest.mark.slow
 def test_single_checks_give_the_hits_of_every_served_rule(month_client, month_requests):
     """Claims of November one at a time (事前: the history stays as it is), every stay
     and a sample of the rest: each check's hits are, row for row, those
@@ -698,6 +700,7 @@ def test_serve_stops_with_exit_2_on_bad_data_or_port(tmp_path, capsys):
     assert f"port={port} on 127.0.0.1 cannot be used" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_fraudml_serve_answers_over_http_until_stopped(tmp_path):
     """The command as deployed: uvicorn on loopback, a check, a clean stop on SIGINT.
     The history is a slice of the city (its first 500 patients): the subject is the

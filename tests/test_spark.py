@@ -113,6 +113,7 @@ def files(root: Path, name: str, step: str) -> list[str]:
 
 
 @needs_spark
+@pytest.mark.slow
 def test_validation_is_the_same(runs) -> None:
     root, out = runs
     assert (out["duckdb"]["engine"], out["spark"]["engine"]) == ("duckdb", "pyspark")
@@ -134,6 +135,7 @@ def test_validation_is_the_same(runs) -> None:
 
 
 @needs_spark
+@pytest.mark.slow
 def test_rule_hits_are_the_same(runs) -> None:
     root, out = runs
     duck, on_spark = (pq.read_table(root / e / "hits.parquet") for e in ("duckdb", "spark"))
@@ -149,6 +151,7 @@ def test_rule_hits_are_the_same(runs) -> None:
 
 
 @needs_spark
+@pytest.mark.slow
 def test_patient_profiles_are_the_same(runs) -> None:
     _, out = runs
     assert out["spark"]["dropped"] == out["duckdb"]["dropped"]
@@ -208,6 +211,7 @@ def partitioned_copy(flat: Path, out: Path) -> Path:
 
 
 @needs_spark
+@pytest.mark.slow
 def test_partitioned_input_is_read_on_spark(runs) -> None:
     """The slice Hive-partitioned by month gives Spark the same validated claims."""
     root, out = runs
