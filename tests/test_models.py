@@ -20,8 +20,8 @@ from fraudml.cli.main import main
 from fraudml.config import register
 from fraudml.evaluate.metrics import precision_recall_at_k, ranking_metrics, recall_at_k_by_scheme
 from fraudml.features import FEATURE_SET_VERSION
-from fraudml.models import ProfileIsolationForest, RiskClassifier, training
-from fraudml.models.frames import label_free_frames, labels_as_of, with_known_group_labels
+from fraudml.models import ProfileIsolationForest, RiskClassifier, frames
+from fraudml.models.frames import label_free_frames, labels_as_of
 from fraudml.models.risk import fit_entity, score_frame
 from fraudml.models.training import time_split, train_and_evaluate
 from fraudml.paths import conf_dir
@@ -204,14 +204,12 @@ def test_a_label_decided_after_until_changes_nothing(city_root, tmp_path, monkey
     own."""
     built: dict = {}
 
-    def frames_once(ds, window, rules):
+    def label_free_once(ds, window, rules):
         if window not in built:
             built[window] = label_free_frames(ds, window, rules)
-        w = built[window]
-        labels = ds.table("labels").to_pandas()
-        return with_known_group_labels(w.frames, labels, window), w.run, w.dropped
+        return built[window]
 
-    monkeypatch.setattr(training, "frames_and_hits", frames_once)
+    monkeypatch.setattr(frames, "label_free_frames", label_free_once)
     reference = _small_training(city_root)
     labels = pd.read_parquet(city_root / "labels.parquet")
     labelled = set(labels[labels.entity_type == "patient"].entity_id)

@@ -25,7 +25,6 @@ from fraudml.io.write import ARROW_TYPE, to_arrow
 from tests.slices import city_slice
 
 ROOT = Path(__file__).resolve().parents[1]
-SMALL = ROOT / "data" / "synthetic" / "small"
 DOC = ROOT / "docs" / "national-import.md"
 
 # -- a hand-written extract in the national layout (shared/national-extract.md) ----------

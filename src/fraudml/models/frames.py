@@ -48,7 +48,9 @@ def window_frames(ds: Dataset, window: Window, rules: Sequence[Rule]) -> WindowF
     what scoring that window would know. Training replaces it with the labels it may
     learn from, out of fold (:func:`fraudml.models.fitting.time_fitter`)."""
     w = label_free_frames(ds, window, rules)
-    labels = ds.table("labels").to_pandas() if "labels" in ds else None
+    # only the patients' frame takes the labels: no read without it
+    wanted = "patient" in w.frames and "labels" in ds
+    labels = ds.table("labels").to_pandas() if wanted else None
     return WindowFrames(
         with_known_group_labels(w.frames, labels, window), w.run, w.dropped, w.graph
     )
