@@ -284,6 +284,14 @@ def test_train_command_registers_champions_in_the_given_tracking_store(server_st
     run = mlflow.search_runs(experiment_names=["fraudml"]).iloc[0]
     assert run["tags.dataset_fingerprint"] and run["params.model.num_leaves"] == "31"
     assert run["metrics.eval/patient/risk/ap"] > run["metrics.eval/patient/anomaly/ap"]
+    assert run["metrics.eval/claim/risk/ap"] > 0  # claims: stays and visits on one scale
+    # each logged model carries its own entity type's evaluation, no other's
+    for entity in ("patient", "stay", "visit", "provider", "doctor"):
+        version = client.get_model_version_by_alias(store.model_name(ns, entity), "champion")
+        model_id = version.tags[store.LOGGED_MODEL_TAG]
+        logged = {m.key: m.value for m in mlflow.get_logged_model(model_id).metrics}
+        assert logged and [k for k in logged if not k.startswith(f"eval/{entity}/")] == [], entity
+        assert logged[f"eval/{entity}/risk/ap"] == run[f"metrics.eval/{entity}/risk/ap"]
     assert not (root / "unused").exists()  # the variable's store was used
 
     # the champion moves only on improvement, or when forced

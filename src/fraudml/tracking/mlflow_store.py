@@ -329,6 +329,10 @@ def flatten(config: dict[str, Any], prefix: str = "") -> dict[str, str]:
     return out
 
 
+#: the model-version tag naming the version's logged model (MLflow 3), which carries the
+#: evaluation metrics of its entity type
+LOGGED_MODEL_TAG = "logged_model_id"
+
 #: the pip requirements inferred for the first model logged in this process
 _REQUIREMENTS: dict[str, list[str]] = {}
 
@@ -365,6 +369,8 @@ def log_entity_model(
         registered_name, version, "feature_set_version", model.feature_set_version
     )
     client.set_model_version_tag(registered_name, version, "entity", model.entity)
+    if info.model_id:  # the logged model the metrics of its entity type are linked to
+        client.set_model_version_tag(registered_name, version, LOGGED_MODEL_TAG, info.model_id)
     client.set_model_version_tag(registered_name, version, CURRENCY_TAG, model.currency)
     return version
 

@@ -23,6 +23,8 @@ import mlflow
 import numpy as np
 import pandas as pd
 import yaml
+from mlflow.entities import Metric
+from mlflow.tracking import MlflowClient
 
 from fraudml.errors import TrainingError
 from fraudml.evaluate.plots import pr_curves, shap_summary
@@ -55,6 +57,9 @@ from fraudml.workflows.common import (
 )
 
 log = logging.getLogger("fraudml")
+
+#: MLflow takes at most 1,000 metrics in one batch
+METRICS_PER_BATCH = 1000
 
 
 def git_commit() -> str:
@@ -213,7 +218,8 @@ def _fit(
 def _log_run(
     params: dict, result: TrainingResult, facts: DatasetFacts, ns: str, rules: Sequence[Rule]
 ) -> None:
-    """Tags, evaluation metrics and artifacts of the active run."""
+    """Tags and artifacts of the active run (its metrics are logged by :func:`_register`,
+    beside the models they judge)."""
     mlflow.set_tags(
         {
             "git_commit": git_commit(),
@@ -230,24 +236,40 @@ def _log_run(
             },
         }
     )
-    for row in result.metrics.itertuples():
-        for name in ("ap", "roc_auc", "precision_at_k", "recall_at_k"):
-            value = getattr(row, name)
-            if not np.isnan(value):
-                mlflow.log_metric(f"eval/{row.entity}/{row.method}/{name}", float(value))
     with tempfile.TemporaryDirectory() as tmp:
         _artifacts(result, params, Path(tmp))
         _shap(result, Path(tmp))
         mlflow.log_artifacts(tmp)
 
 
+def evaluation_metrics(metrics: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """The run's metrics by entity type: ``eval/<entity>/<method>/<measure>`` for every
+    measure the evaluation could compute (NaN ones are left out)."""
+    out: dict[str, dict[str, float]] = {}
+    for row in metrics.itertuples():
+        for name in ("ap", "roc_auc", "precision_at_k", "recall_at_k"):
+            value = getattr(row, name)
+            if not np.isnan(value):
+                out.setdefault(row.entity, {})[f"eval/{row.entity}/{row.method}/{name}"] = float(
+                    value
+                )
+    return out
+
+
 def _register(
     settings: TrainSettings, result: TrainingResult, ns: str, opened: store.Store, run_id: str
 ) -> dict[str, dict]:
-    """Register every model, then move the champions together, under the store's lock
-    (another training on the same store waits rather than interleaving its champions)."""
+    """Register every model, log the evaluation's metrics, then move the champions
+    together, all under the store's lock (another training on the same store waits
+    rather than interleaving its champions).
+
+    The metrics are logged after the models, each entity type's linked to its model:
+    MLflow copies every metric a run holds when a model is logged into it, so logged
+    before, every model carried every entity type's metrics (on the committed city, five
+    models and 156 metrics: 780 history reads, 3.7 s of a training under cProfile)."""
     metric = settings.champion_metric
-    promotions, values = [], {}
+    promotions, values, model_ids = [], {}, {}
+    client = MlflowClient()
     with store.store_lock(opened.folder):
         for entity, model in result.models.items():
             row = result.metrics[
@@ -256,9 +278,21 @@ def _register(
             values[entity] = float(row[metric])
             name = store.model_name(ns, entity)
             version = store.log_entity_model(model, result.examples[entity], name, values[entity])
+            tags = client.get_model_version(name, version).tags
+            model_ids[entity] = tags.get(store.LOGGED_MODEL_TAG)
             promotions.append(
                 store.decide(name, version, values[entity], force=settings.force_champion)
             )
+        # the client, not the fluent API, which links a metric without a model to the
+        # last model logged: the claims' metrics (no model of their own) stay the run's
+        now = int(time.time() * 1000)
+        metrics = [
+            Metric(key, value, now, 0, model_id=model_ids.get(entity), run_id=run_id)
+            for entity, measures in evaluation_metrics(result.metrics).items()
+            for key, value in measures.items()
+        ]
+        for i in range(0, len(metrics), METRICS_PER_BATCH):
+            client.log_batch(run_id, metrics=metrics[i : i + METRICS_PER_BATCH])
         store.move_champions(run_id, promotions)
     registered = {}
     for entity, promotion in zip(result.models, promotions, strict=True):
