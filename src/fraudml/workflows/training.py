@@ -250,9 +250,8 @@ def evaluation_metrics(metrics: pd.DataFrame) -> dict[str, dict[str, float]]:
         for name in ("ap", "roc_auc", "precision_at_k", "recall_at_k"):
             value = getattr(row, name)
             if not np.isnan(value):
-                out.setdefault(row.entity, {})[f"eval/{row.entity}/{row.method}/{name}"] = float(
-                    value
-                )
+                key = f"eval/{row.entity}/{row.method}/{name}"
+                out.setdefault(row.entity, {})[key] = float(value)
     return out
 
 
