@@ -175,6 +175,7 @@ WITHHELD = {
         [
             ("patient", "leads", "c", 0.0),
             ("patient", "anomaly", "c", 1.0),
+            ("patient", "extremes", "c", 0.5),
             ("patient", "baseline_fund_paid", "c", 0.0),
             ("patient", "baseline_claim_count", "c", 0.0),
         ]
@@ -208,6 +209,7 @@ def test_withheld_table_reads_each_scheme_at_its_own_level_beside_labels_known()
                 "k": [200, 100, 20],  # doctor: the vocabulary's default capacity
                 "full_stack": [0.5, 0.0, NAN],
                 "forest": [0.0, 1.0, NAN],
+                "extremes": [NAN, 0.5, NAN],  # a: its run has no signal extremes
                 "baseline": ["fee_lines", "fund_paid", None],
                 "baseline_recall": [1.0, 0.0, NAN],
                 "in_sample": [1.0, 1.0, 0.5],

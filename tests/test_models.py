@@ -20,7 +20,7 @@ from fraudml.cli.main import main
 from fraudml.config import register
 from fraudml.evaluate.metrics import precision_recall_at_k, ranking_metrics, recall_at_k_by_scheme
 from fraudml.features import FEATURE_SET_VERSION
-from fraudml.models import ProfileIsolationForest, RiskClassifier, frames
+from fraudml.models import ProfileIsolationForest, RiskClassifier, SignalExtremes, frames
 from fraudml.models.frames import label_free_frames, labels_as_of
 from fraudml.models.risk import fit_entity, score_frame
 from fraudml.models.training import time_split, train_and_evaluate
@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @parametrize_with_checks(
     [
         ProfileIsolationForest(n_estimators=20, random_state=0),
+        SignalExtremes(),
         RiskClassifier(n_estimators=30, early_stopping_rounds=0, calibration=None, random_state=0),
         RiskClassifier(n_estimators=30, early_stopping_rounds=5, random_state=0),
     ],

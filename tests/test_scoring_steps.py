@@ -104,6 +104,8 @@ def test_ranked_entities_and_the_scores_sheet():
         "score": 0.9,
         "rank": 1,
         "anomaly_score": 0.5,
+        # a frame without a signal score (a model pickled before the extremes): missing
+        "signal_score": pytest.approx(np.nan, nan_ok=True),
         "supervised": pytest.approx(np.nan, nan_ok=True),
         "rule_part": 0.0,
         "novelty": 0.9,  # a frame without novelty: the risk (nothing to reserve for)

@@ -148,8 +148,8 @@ def capacities(capacity: Mapping[str, object], key: str = "evaluate.capacity") -
 
 #: Leads the auditors can take per entity type and period (``evaluate.capacity``).
 DEFAULT_CAPACITY: dict[str, int] = default_capacity()
-#: Share of each capacity the lead order reserves for label-free evidence (anomaly and
-#: rules): chosen on schemes whose labels were withheld, on the shifted city
+#: Share of each capacity the lead order reserves for label-free evidence (signal
+#: extremes and rules): chosen on schemes whose labels were withheld, on the shifted city
 #: (docs/quality.md), not on in-sample AP.
 EXPLORE_SHARE = 0.3
 

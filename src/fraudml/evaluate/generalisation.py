@@ -42,7 +42,7 @@ from fraudml.scoring.groups import group_scores
 #: The method whose figures the tables lead with, and the isolation forest beside it.
 #: ``leads`` is the order scoring hands leads over in: the risk score with the capacity's
 #: reserve for label-free evidence (:func:`fraudml.models.evaluation.lead_order`).
-FULL_STACK, FOREST = "leads", "anomaly"
+FULL_STACK, FOREST, EXTREMES = "leads", "anomaly", "extremes"
 BASELINE_PREFIX = "baseline_"
 
 
@@ -436,7 +436,8 @@ def withheld_table(
     -------
     DataFrame
         One row per scheme of ``levels``: ``scheme``, ``entity``, ``positives``, ``k``,
-        ``full_stack``, ``forest``, ``baseline`` (the best one's name), ``baseline_recall``
+        ``full_stack``, ``forest``, ``extremes`` (the signal extremes alone), ``baseline``
+        (the best one's name), ``baseline_recall``
         (withheld run), ``in_sample`` (full stack, labels known), then one column per
         world of ``elsewhere``. A scheme without a run has NaN figures.
     """
@@ -454,6 +455,7 @@ def withheld_table(
                 "k": int(capacity.get(r.entity, ENTITIES[r.entity].capacity)),
                 "full_stack": float(mine.get(FULL_STACK, float("nan"))),
                 "forest": float(mine.get(FOREST, float("nan"))),
+                "extremes": float(mine.get(EXTREMES, float("nan"))),
                 "baseline": name,
                 "baseline_recall": base,
                 "in_sample": float(known.get(FULL_STACK, float("nan"))),
@@ -476,6 +478,7 @@ def withheld_table(
             "k",
             "full_stack",
             "forest",
+            "extremes",
             "baseline",
             "baseline_recall",
             "in_sample",

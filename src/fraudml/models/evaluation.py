@@ -62,7 +62,8 @@ def rankings(
 ) -> dict[str, pd.Series]:
     """Every ranking of ``fit``'s held-out rows: method name → score. ``leads`` is the
     order leads go to the auditors (``k`` their capacity, ``explore_share`` its
-    reserve); ``risk`` the risk score alone."""
+    reserve); ``risk`` the risk score alone; ``extremes`` the signal extremes alone
+    (:class:`~fraudml.models.extremes.SignalExtremes`), where the model has them."""
     scored, frame = fit.heldout, fit.frame
     k = ENTITIES[entity].capacity if k is None else k
     methods = {
@@ -72,6 +73,8 @@ def rankings(
         "rules": frame["rule_severity_score"],
         **baseline_scores(frame, entity),
     }
+    if "signal_score" in scored:  # models fitted before the signal extremes have none
+        methods["extremes"] = scored["signal_score"]
     if fit.model.supervised is not None or scored["supervised"].notna().any():
         methods["supervised"] = scored["supervised"]
     return methods

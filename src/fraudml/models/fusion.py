@@ -40,7 +40,14 @@ The noisy-OR cannot by itself keep room for a scheme nobody labelled: where the 
 schemes' positives outnumber the auditors' capacity, their supervised probabilities fill
 every place. :func:`reserve_order` therefore orders the leads with a share of each
 capacity reserved for :func:`label_free` evidence (``evaluate.explore_share``; measured in
-docs/quality.md).
+docs/quality.md). That evidence is the tail of the signal extremes
+(:class:`~fraudml.models.extremes.SignalExtremes`: how far out an entity is on its two
+most extreme signals, in their suspicious direction) with the rule part. It was the
+isolation forest's tail before; with each scheme's labels withheld in turn, the mean
+recall@K at the schemes' own levels went from 0.185 to 0.314 on the committed city, 0.128
+to 0.248 on the shifted and 0.180 to 0.301 on the held-out (patient AP 0.801 → 0.823,
+0.726 → 0.763, 0.842 → 0.860; visit AP 0.950 → 0.925, 0.868 → 0.850, 0.890 → 0.875).
+Models pickled before the extremes keep the forest's tail.
 """
 
 from __future__ import annotations
@@ -122,9 +129,10 @@ def fuse(
 
 
 def label_free(tail: np.ndarray, rules: np.ndarray, rule_lift: float) -> np.ndarray:
-    """The evidence no label taught: the anomaly tail at full weight with the rule part,
+    """The evidence no label taught: a label-free tail at full weight with the rule part,
     ``1 − (1 − tail) · (1 − lift · rules)``. It ranks the capacity's reserve
-    (:func:`reserve_order`)."""
+    (:func:`reserve_order`); the tail is the signal extremes' (the isolation forest's for
+    a model pickled before them: :func:`fraudml.models.risk.score_frame`)."""
     tail = np.asarray(tail, dtype=float)
     return 1.0 - (1.0 - tail) * (1.0 - rule_lift * np.asarray(rules, dtype=float))
 

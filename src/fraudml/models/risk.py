@@ -34,7 +34,9 @@ import pandas as pd
 from sklearn.base import clone
 
 from fraudml.entities import ENTITIES
+from fraudml.features import FEATURES
 from fraudml.models.estimators import ProfileIsolationForest, RiskClassifier
+from fraudml.models.extremes import SignalExtremes
 from fraudml.models.fusion import Fusion, anomaly_tail, fuse, label_free, score_quantiles
 
 RULE_LIFT = 0.5
@@ -72,6 +74,12 @@ class EntityModel:
     fusion: Fusion | None = None
     #: quantiles of the training window's anomaly scores (the anomaly channel's scale)
     anomaly_quantiles: np.ndarray | None = None
+    #: each row's most extreme signals, on the anomaly model's columns: what the
+    #: capacity's reserve ranks by; ``None`` (models pickled before it) ranks the reserve
+    #: by the anomaly tail
+    extremes: SignalExtremes | None = None
+    #: quantiles of the training window's :attr:`extremes` scores
+    extremes_quantiles: np.ndarray | None = None
 
     @property
     def inputs(self) -> list[str]:
@@ -82,6 +90,13 @@ class EntityModel:
         if self.supervised is None and ENTITIES[self.entity].owner:
             cols["net_claim_risk"] = None
         return list(cols)
+
+
+def signal_directions(entity: str, columns: list[str]) -> list[str]:
+    """The suspicious direction of each model column (``name`` or ``name__peer_z``),
+    from the feature registry; ``"both"`` for a column it does not know."""
+    known = {f.name: f.direction for f in FEATURES if f.entity == entity}
+    return [known.get(c.split("__", 1)[0], "both") for c in columns]
 
 
 def _matrix(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
@@ -115,8 +130,11 @@ def fit_entity(
     training data's (the model refuses data in another). ``fusion`` weighs the risk
     score's channels (:class:`~fraudml.models.fusion.Fusion`; ``None`` takes its
     defaults)."""
-    forest = clone(anomaly).fit(_matrix(fit, anomaly_features))
-    seen = forest.risk_score(_matrix(fit, anomaly_features))
+    behaviour = _matrix(fit, anomaly_features)
+    forest = clone(anomaly).fit(behaviour)
+    seen = forest.risk_score(behaviour)
+    extremes = SignalExtremes(directions=signal_directions(entity, anomaly_features))
+    extremes.fit(behaviour)
     median = float(np.median(seen))
     scale = max(float(np.median(np.abs(seen - median))) * 1.4826, 1e-6)
     reference = (median, scale)
@@ -131,6 +149,8 @@ def fit_entity(
         currency=currency,
         fusion=fusion or Fusion(),
         anomaly_quantiles=score_quantiles(seen),
+        extremes=extremes,
+        extremes_quantiles=score_quantiles(extremes.risk_score(behaviour, training=True)),
     )
     n_fit, n_later = int(y_fit.sum()), int(y_later.sum())
     if n_fit < min_positives or n_later < 1:
@@ -172,9 +192,12 @@ def choose_rule_lift(model: EntityModel, later: pd.DataFrame, y_later: pd.Series
 
 def score_frame(model: EntityModel, frame: pd.DataFrame) -> pd.DataFrame:
     """Per entity: anomaly score and level, supervised probability (NaN without a
-    supervised model), rule part, the combined ``risk`` and ``novelty``, the label-free
-    evidence the capacity's reserve ranks by (:func:`fraudml.models.fusion.reserve_order`;
-    the risk itself where no supervised model was trained)."""
+    supervised model), rule part, the combined ``risk``, ``signal_score`` (the sum of the
+    largest surprises, :class:`~fraudml.models.extremes.SignalExtremes`; absent for a
+    model pickled before them) and ``novelty``, the label-free evidence the capacity's
+    reserve ranks by (:func:`fraudml.models.fusion.reserve_order`): the signal score's
+    tail against the training window with the rule part, or the risk itself where no
+    supervised model was trained."""
     anomaly = model.anomaly.risk_score(_matrix(frame, model.anomaly_features))
     median, scale = model.anomaly_reference
     level = 1.0 / (1.0 + np.exp(-(anomaly - median) / scale))
@@ -207,9 +230,17 @@ def score_frame(model: EntityModel, frame: pd.DataFrame) -> pd.DataFrame:
     out["risk"] = fuse(supervised, out["anomaly_part"].to_numpy(), network, rule, model.rule_lift)
     # the reserve's ranking (fusion.reserve_order): without a supervised model the risk
     # is label-free already
-    out["novelty"] = (
-        label_free(tail, rule, model.rule_lift) if model.supervised is not None else out["risk"]
-    )
+    extremes = getattr(model, "extremes", None)
+    if extremes is not None:
+        out["signal_score"] = extremes.risk_score(_matrix(frame, model.anomaly_features))
+    if model.supervised is None:
+        out["novelty"] = out["risk"]
+    else:
+        if extremes is not None:  # else a model pickled before them: the forest's tail
+            tail = anomaly_tail(
+                out["signal_score"].to_numpy(), model.extremes_quantiles, fusion.anomaly_power
+            )
+        out["novelty"] = label_free(tail, rule, model.rule_lift)
     return out
 
 

@@ -19,6 +19,7 @@ SCORE_COLUMNS = [
     "score",
     "rank",
     "anomaly_score",
+    "signal_score",
     "supervised",
     "rule_part",
     "novelty",
@@ -70,8 +71,9 @@ def rank_entities(scored: pd.DataFrame, capacity: int, explore_share: float = 0.
     -------
     DataFrame
         Indexed like ``scored``: ``score`` (the risk), ``rank``, ``tier``,
-        ``anomaly_score``, ``supervised``, ``rule_part``, ``novelty`` and ``reserve``
-        (placed by the reserve).
+        ``anomaly_score``, ``signal_score`` (NaN where ``scored`` has none),
+        ``supervised``, ``rule_part``, ``novelty`` and ``reserve`` (placed by the
+        reserve).
     """
     risk = scored["risk"]
     novelty = scored.get("novelty", risk)
@@ -89,6 +91,8 @@ def rank_entities(scored: pd.DataFrame, capacity: int, explore_share: float = 0.
             "rank": ranks,
             "tier": tiers(ranks, capacity),
             "anomaly_score": scored["anomaly_score"],
+            # NaN for a model pickled before the signal extremes
+            "signal_score": scored.get("signal_score", pd.Series(np.nan, index=scored.index)),
             "supervised": scored["supervised"],
             "rule_part": scored["rule_part"],
             "novelty": novelty,
@@ -131,6 +135,7 @@ def scores_sheet(
             "score": ranked["score"].to_numpy(),
             "rank": ranked["rank"].to_numpy(),
             "anomaly_score": ranked["anomaly_score"].to_numpy(),
+            "signal_score": ranked["signal_score"].to_numpy(),
             "supervised": ranked["supervised"].to_numpy(),
             "rule_part": ranked["rule_part"].to_numpy(),
             "novelty": ranked["novelty"].to_numpy(),
