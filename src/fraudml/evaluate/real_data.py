@@ -481,6 +481,7 @@ def evaluate(
                     summary = network_summary(net, y, len(tables["providers"]))
                     results.setdefault("supervised", []).append(metrics(y, scored["supervised"]))
                     results.setdefault("anomaly", []).append(metrics(y, scored["anomaly_score"]))
+                    results.setdefault("extremes", []).append(metrics(y, scored["signal_score"]))
                     results.setdefault("reimbursed", []).append(metrics(y, quick["reimbursed_sum"]))
                     results.setdefault("claims", []).append(metrics(y, quick["n_claims"]))
     assert last is not None
@@ -588,6 +589,10 @@ def render(
             results["quick_learner"],
         ),
         _row("fraudml's isolation forest alone (no labels)", results["anomaly"]),
+        _row(
+            "fraudml's signal extremes alone (no labels: the capacity's reserve ranks by them)",
+            results["extremes"],
+        ),
         _row("baseline: rank by total reimbursed", results["reimbursed"]),
         _row("baseline: rank by claim count", results["claims"]),
         "",
