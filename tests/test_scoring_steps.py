@@ -12,6 +12,7 @@ import pytest
 from fraudml import load_dataset
 from fraudml.features import FEATURE_SET_VERSION, Window
 from fraudml.models.detector import Contributions
+from fraudml.models.extremes import SignalExtremes
 from fraudml.models.risk import ANOMALY, EntityModel
 from fraudml.scoring import pipeline
 from fraudml.scoring.evidence import (
@@ -224,6 +225,42 @@ def _stub_model(anomaly_features: list[str]) -> EntityModel:
         features=[ANOMALY],
         feature_set_version=FEATURE_SET_VERSION,
     )
+
+
+def test_a_reserved_leads_first_reason_names_its_extreme_signals():
+    leads = pd.DataFrame(
+        {
+            "n_claims": [2.0, 40.0, 40.0],
+            "n_claims__peer_median": [3.0, 3.0, 3.0],
+            "total_amount": [1200.0, 0.0, 5.0],
+        },
+        index=["a", "b", "c"],
+    )
+    model = _stub_model(["n_claims", "total_amount"])
+    training = np.column_stack([np.arange(10.0), np.arange(10.0)])  # 0 … 9 in both
+    model.extremes = SignalExtremes(directions=["high", "high"]).fit(training)
+    made = lead_reasons(model, leads, "patient", [], "CNY", reserved=["a", "c"])
+    # a: 1,200 is beyond every training value (1 / 11 as far, counting itself); its 2
+    # settlements are ordinary (9 / 11) and not named; c: its 5 yuan (5 / 11) is not
+    # far out either, so only the settlements are named; b was placed by risk
+    # (the signals named are not said again among the contributions' reasons)
+    assert made.table.reasons_zh["a"] == (
+        "探索名额依据（无标签证据）：远超训练期同类的是：医疗总费用：1,200 元，"
+        "训练期仅 9.1% 同样极端；结算次数：2 次，0.7× 同类中位数 3 次"
+    )
+    assert made.table.reasons_en["c"] == (
+        "reserve place (label-free evidence): far beyond the training window in: "
+        "settlements: 40 times, 13× peer median 3 times, only 9.1% of the training window "
+        "as far; total medical fees: 5 yuan"
+    )
+    assert not made.table.reasons_en["b"].startswith("reserve place")
+    first = json.loads(made.table.reasons_json["a"])["en"][0]
+    assert (first["feature"], first["shows"]) == ("signal_extremes", ["total_amount"])
+    assert first["weight"] == pytest.approx(model.extremes.risk_score(np.array([[2.0, 1200.0]]))[0])
+    # a model pickled before the extremes: the reasons are the contributions' alone
+    model.extremes = None
+    plain = lead_reasons(model, leads, "patient", [], "CNY", reserved=["a", "c"])
+    assert not plain.table.reasons_en.str.startswith("reserve place").any()
 
 
 def test_lead_reasons_render_the_detectors_contributions_in_both_languages():

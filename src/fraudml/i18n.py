@@ -205,6 +205,11 @@ UI: Mapping[str, tuple[str, str]] = {
         "整体行为异常（孤立森林），最偏离同类的是：{what}",
         "unusual behaviour overall (isolation forest), furthest from peers in: {what}",
     ),
+    "extremes_reason": (
+        "探索名额依据（无标签证据）：远超训练期同类的是：{what}",
+        "reserve place (label-free evidence): far beyond the training window in: {what}",
+    ),
+    "extremes_share": ("训练期仅 {share} 同样极端", "only {share} of the training window as far"),
     "anomaly_plain": (
         "整体行为异常（孤立森林），各项指标组合少见",
         "unusual behaviour overall (isolation forest): a rare combination of measures",

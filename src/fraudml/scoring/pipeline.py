@@ -295,6 +295,7 @@ def score_period(
                 rule_features(run.rules, kind),
                 ds.currency,
                 peers=frames[kind],
+                reserved=mine[ranked.loc[mine, "reserve"].to_numpy(dtype=bool)].astype(str),
             )
             reason_tables.append(why.table)
             whats[kind] = why.what

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +28,10 @@ from fraudml.models.risk import ANOMALY, EntityModel
 REASON_COLUMNS = ["reasons_zh", "reasons_en", "reasons_json"]
 #: measures named when the isolation forest's share is a reason
 ANOMALY_NAMED = 2
+#: the reason record of a reserved lead's signal extremes (``feature`` in reasons_json)
+EXTREMES = "signal_extremes"
+#: a surprise named as a reserve's reason: at most 10% of the training window as far out
+FAR_OUT = -math.log(0.1)
 #: a value within this relative distance of the peer median is the peer median
 SAME = 1e-9
 #: peer distribution kept per reason for the report's chart
@@ -241,6 +246,70 @@ def peer_quantiles(
     return out
 
 
+def _share(p: float) -> str:
+    """A small share as a percentage with two significant digits (``0.16%``)."""
+    return f"{100 * p:.2g}%"
+
+
+def extremes_reasons(
+    model: EntityModel,
+    leads: pd.DataFrame,
+    entity: str,
+    rule_features: list[Feature],
+    currency: str,
+) -> dict[str, dict[str, dict]]:
+    """Why the capacity's reserve placed each of ``leads``: the signals its
+    :class:`~fraudml.models.extremes.SignalExtremes` score is made of, each with its
+    value, its peers' median and the share of the training window as far out.
+
+    Returns
+    -------
+    dict
+        Lead id → language → one reason record (``feature`` :data:`EXTREMES`, ``text``,
+        ``weight`` the score, ``shows`` the signals named, those with at most a tenth of
+        the training window as far out); a lead without such a signal is left out, and
+        all are when the model has no extremes (one pickled before them).
+    """
+    extremes = getattr(model, "extremes", None)
+    if extremes is None or leads.empty:
+        return {}
+    made = extremes.explain(leads[model.anomaly_features].to_numpy(float, na_value=np.nan))
+    out: dict[str, dict[str, dict]] = {}
+    for i, key in enumerate(leads.index):
+        # only the signals far out enough to be why: a lead the reserve placed for its
+        # rule evidence has none, and its rule hits say why elsewhere
+        parts = [(j, float(v)) for j, v in enumerate(made.values[i]) if v >= FAR_OUT]
+        if not parts:
+            continue
+        parts.sort(key=lambda x: -x[1])
+        row = leads.loc[key]
+        columns = [model.anomaly_features[j].split("__", 1)[0] for j, _ in parts]
+        entries = [registry_entry(entity, c, rule_features) for c in columns]
+        out[str(key)] = {}
+        for lang in LANGS:
+            said, sep = [], "；" if lang == "zh" else "; "
+            for (_, surprise), column, f in zip(parts, columns, entries, strict=True):
+                value, peer = row.get(column), row.get(f"{column}__peer_median")
+                value = None if value is None or pd.isna(value) else float(value)
+                peer = None if peer is None or pd.isna(peer) else float(peer)
+                unit = f.unit if f else ""
+                named = reason_text(
+                    _feature_name(f, column, lang), unit, value, peer, lang, currency
+                )
+                share = text("extremes_share", lang, share=_share(math.exp(-surprise)))
+                said.append(f"{named}{'，' if lang == 'zh' else ', '}{share}")
+            out[str(key)][lang] = {
+                "feature": EXTREMES,
+                "text": text("extremes_reason", lang, what=sep.join(said)),
+                "value": None,
+                "peer": None,
+                "weight": float(made.output[i]),
+                "unit": "",
+                "shows": columns,
+            }
+    return out
+
+
 def lead_reasons(
     model: EntityModel,
     leads: pd.DataFrame,
@@ -248,6 +317,7 @@ def lead_reasons(
     rule_features: list[Feature],
     currency: str,
     peers: pd.DataFrame | None = None,
+    reserved: Collection[str] = (),
 ) -> LeadReasons:
     """Explain the leads with the model that ranked them and render their reasons.
 
@@ -266,6 +336,10 @@ def lead_reasons(
     peers : DataFrame, optional
         Every profile of the entity type in the period: each reason then carries its peer
         group's quantiles (``dist``) for the report's chart.
+    reserved : collection of str
+        Leads the capacity's reserve placed: their first reason says which signals put
+        them there (:func:`extremes_reasons`), as the model's contributions explain the
+        risk, which did not.
 
     Returns
     -------
@@ -281,14 +355,21 @@ def lead_reasons(
     keys = [str(lead) for lead in leads.index]
     rows = dict(zip(keys, (leads.loc[k] for k in leads.index), strict=True))
     groups = PeerGroups(peers, entity) if peers is not None and len(peers) else None
+    chosen = {str(r) for r in reserved}
+    placed = extremes_reasons(
+        model, leads[[k in chosen for k in keys]], entity, rule_features, currency
+    )
     made: dict[str, dict[str, list[dict]]] = {}
     for k in keys:
         feats = [r["feature"] for r in raw["en"][k] if r["feature"] != ANOMALY]
         dist = peer_quantiles(groups, rows[k], feats)
-        made[k] = {
-            lang: refine(raw[lang][k], rows[k], entity, model, rule_features, lang, currency, dist)
-            for lang in LANGS
-        }
+        made[k] = {}
+        for lang in LANGS:
+            told = refine(raw[lang][k], rows[k], entity, model, rule_features, lang, currency, dist)
+            if k in placed:  # its signals are said once, in the reserve's reason
+                shown = set(placed[k][lang]["shows"])
+                told = [placed[k][lang], *(r for r in told if r["feature"] not in shown)]
+            made[k][lang] = told
     table = pd.DataFrame(
         {
             "reasons_zh": ["；".join(r["text"] for r in made[k]["zh"]) for k in keys],
