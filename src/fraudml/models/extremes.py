@@ -108,9 +108,8 @@ class SignalExtremes(OutlierMixin, BaseEstimator):
         bad = sorted({d for d in directions if d not in DIRECTIONS})
         if bad:
             raise ValueError(f"directions {bad} (expected one of {', '.join(DIRECTIONS)})")
-        if isinstance(self.top, bool) or not isinstance(self.top, (int, np.integer)):
-            raise ValueError(f"top={self.top!r} (expected a whole number ≥ 1)")
-        if self.top < 1:
+        whole = isinstance(self.top, (int, np.integer)) and not isinstance(self.top, bool)
+        if not whole or self.top < 1:
             raise ValueError(f"top={self.top!r} (expected a whole number ≥ 1)")
         if not isinstance(self.references, (int, np.integer)) or self.references < 2:
             raise ValueError(f"references={self.references!r} (expected a whole number ≥ 2)")

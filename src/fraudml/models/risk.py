@@ -198,7 +198,8 @@ def score_frame(model: EntityModel, frame: pd.DataFrame) -> pd.DataFrame:
     reserve ranks by (:func:`fraudml.models.fusion.reserve_order`): the signal score's
     tail against the training window with the rule part, or the risk itself where no
     supervised model was trained."""
-    anomaly = model.anomaly.risk_score(_matrix(frame, model.anomaly_features))
+    behaviour = _matrix(frame, model.anomaly_features)  # read by the forest and the extremes
+    anomaly = model.anomaly.risk_score(behaviour)
     median, scale = model.anomaly_reference
     level = 1.0 / (1.0 + np.exp(-(anomaly - median) / scale))
     out = pd.DataFrame({"anomaly_score": anomaly, "anomaly_level": level}, index=frame.index)
@@ -232,7 +233,7 @@ def score_frame(model: EntityModel, frame: pd.DataFrame) -> pd.DataFrame:
     # is label-free already
     extremes = getattr(model, "extremes", None)
     if extremes is not None:
-        out["signal_score"] = extremes.risk_score(_matrix(frame, model.anomaly_features))
+        out["signal_score"] = extremes.risk_score(behaviour)
     if model.supervised is None:
         out["novelty"] = out["risk"]
     else:
