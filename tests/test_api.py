@@ -114,6 +114,8 @@ def test_profiles_write_the_same_files_as_the_command(make_dataset, tmp_path):
         (lambda: fraudml.TrainSettings(champion_metric="f1"), "train.champion_metric='f1'"),
         (lambda: fraudml.TrainSettings(capacity={"patient": 0}), "capacity.patient=0"),
         (lambda: fraudml.ScoreSettings(lang="fr"), "report.lang='fr'"),
+        (lambda: fraudml.ScoreSettings(explore_bar=1.5), "evaluate.explore_bar=1.5"),
+        (lambda: fraudml.TrainSettings(explore_bar=True), "evaluate.explore_bar=True"),
         (lambda: fraudml.ScoreSettings(pseudonymise=True), "needs the salt"),
         (lambda: fraudml.EngineSettings("lots"), "engine.memory_limit='lots'"),
     ],

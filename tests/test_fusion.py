@@ -122,6 +122,29 @@ def test_the_reserve_takes_its_share_of_the_capacity_after_the_riskiest():
     assert reserve_order(risk, quiet, 5, 0.4)[0].tolist() == list(range(7))
 
 
+def test_the_reserve_takes_only_evidence_above_its_bar_and_gives_the_rest_back():
+    risk = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.05, 0.04])
+    novelty = np.array([0.9, 0.0, 0.0, 0.0, 0.0, 0.2, 0.8])
+    # two reserved places; only entity 6 reaches the bar 0.5: it takes one, and the
+    # other goes back to the risk order (3), before the rest (4, 5)
+    order, reserved = reserve_order(risk, novelty, capacity=5, share=0.4, bar=0.5)
+    assert order.tolist() == [0, 1, 2, 6, 3, 4, 5]
+    assert reserved.tolist() == [False] * 6 + [True]
+    # the bar is inclusive: 0.8 reaches a bar of 0.8
+    assert reserve_order(risk, novelty, 5, 0.4, bar=0.8)[1].tolist() == [False] * 6 + [True]
+    # nothing reaches the bar: the risk order, nothing reserved
+    order, reserved = reserve_order(risk, novelty, 5, 0.4, bar=0.85)
+    assert order.tolist() == list(range(7)) and not reserved.any()
+    # scoring ranks with the same bar
+    scored = pd.DataFrame(
+        {"risk": risk, "novelty": novelty, "anomaly_score": 0.0, "supervised": 0.5},
+        index=pd.Index([f"e{i}" for i in range(7)]),
+    ).assign(rule_part=0.0)
+    ranked = rank_entities(scored, capacity=5, explore_share=0.4, explore_bar=0.5)
+    assert ranked["rank"].tolist() == [1, 2, 3, 5, 6, 7, 4]
+    assert ranked["reserve"].tolist() == [False] * 6 + [True]
+
+
 def test_ranks_keep_the_reserve_in_place_through_money_tie_breaks():
     scored = pd.DataFrame(
         {

@@ -152,12 +152,24 @@ DEFAULT_CAPACITY: dict[str, int] = default_capacity()
 #: extremes and rules): chosen on schemes whose labels were withheld, on the shifted city
 #: (docs/quality.md), not on in-sample AP.
 EXPLORE_SHARE = 0.3
+#: Least label-free evidence (``novelty``, 0 … 1) a reserved place takes: the highest bar
+#: at which the shifted city's mean withheld-scheme recall did not fall (docs/quality.md).
+#: Without a rule hit, 0.85 is an entity beyond 98% of the training window on its signal
+#: extremes (``0.85 ** (1 / 8)`` with the tail's power 8).
+EXPLORE_BAR = 0.85
 
 
 def explore_share(value: object, key: str = "evaluate.explore_share") -> float:
     """A share of the capacity from 0 up to (not including) 1."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
         raise SettingError(f"{key}={value!r} (expected a share from 0 up to 1, such as 0.3)")
+    return float(value)
+
+
+def explore_bar(value: object, key: str = "evaluate.explore_bar") -> float:
+    """The reserve's least label-free evidence, from 0 to 1."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise SettingError(f"{key}={value!r} (expected a number from 0 to 1, such as 0.85)")
     return float(value)
 
 
@@ -205,10 +217,13 @@ class TrainSettings:
     #: share of each capacity reserved for label-free evidence in the lead order
     #: (``evaluate.explore_share``, :func:`fraudml.models.fusion.reserve_order`)
     explore_share: float = EXPLORE_SHARE
+    #: least label-free evidence a reserved place takes (``evaluate.explore_bar``)
+    explore_bar: float = EXPLORE_BAR
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "capacity", capacities(self.capacity))
         object.__setattr__(self, "explore_share", explore_share(self.explore_share))
+        object.__setattr__(self, "explore_bar", explore_bar(self.explore_bar))
         if self.mode not in ("time", "cv", "auto"):
             raise SettingError(f"evaluate.mode={self.mode!r}: expected time, cv or auto")
         if self.champion_metric not in CHAMPION_METRICS:
@@ -252,10 +267,13 @@ class ScoreSettings:
     ledger: Path | None = None
     #: share of each capacity reserved for label-free evidence (``evaluate.explore_share``)
     explore_share: float = EXPLORE_SHARE
+    #: least label-free evidence a reserved place takes (``evaluate.explore_bar``)
+    explore_bar: float = EXPLORE_BAR
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "capacity", capacities(self.capacity))
         object.__setattr__(self, "explore_share", explore_share(self.explore_share))
+        object.__setattr__(self, "explore_bar", explore_bar(self.explore_bar))
         if self.lang not in ("zh", "en"):
             raise SettingError(f"report.lang={self.lang!r}: expected zh or en")
         if self.pseudonymise and not self.salt:

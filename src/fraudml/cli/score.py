@@ -30,6 +30,7 @@ def settings_of(cfg: DictConfig) -> ScoreSettings:
         history=Path(cfg.leads.history) if cfg.leads.history else None,
         ledger=Path(cfg.leads.ledger) if cfg.leads.ledger else None,
         explore_share=cfg.evaluate.explore_share,
+        explore_bar=cfg.evaluate.explore_bar,
     )
 
 

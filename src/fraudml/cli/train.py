@@ -26,6 +26,7 @@ def settings_of(cfg: DictConfig) -> TrainSettings:
         label_delay_days=ev.label_delay_days,
         eval_days=ev.eval_days,
         explore_share=ev.explore_share,
+        explore_bar=ev.explore_bar,
         seed=cfg.seed,
         experiment=str(tr.experiment),
         namespace=tr.namespace,

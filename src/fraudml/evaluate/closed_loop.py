@@ -162,6 +162,8 @@ def train_settings(overrides: list[str] | None = None) -> tuple[TrainSettings, S
         validation_days=ev.validation_days,
         label_delay_days=ev.label_delay_days,
         eval_days=ev.eval_days,
+        explore_share=ev.explore_share,
+        explore_bar=ev.explore_bar,
         seed=cfg.seed,
         experiment="closed-loop",
         force_champion=True,
@@ -171,7 +173,9 @@ def train_settings(overrides: list[str] | None = None) -> tuple[TrainSettings, S
             alone_weight=float(cfg.fusion.alone_weight),
         ),
     )
-    return settings, ScoreSettings(capacity=ev.capacity)
+    return settings, ScoreSettings(
+        capacity=ev.capacity, explore_share=ev.explore_share, explore_bar=ev.explore_bar
+    )
 
 
 def run_closed_loop(

@@ -75,6 +75,7 @@ def fit_and_evaluate(
     capacity: Mapping[str, int],
     withhold: Collection[str] = (),
     explore_share: float = 0.0,
+    explore_bar: float = 0.0,
     **fit_kwargs: Any,
 ) -> tuple[dict[str, EntityFit], Evaluation]:
     """Fit on ``windows`` and judge the evaluation window, as
@@ -100,6 +101,8 @@ def fit_and_evaluate(
         negative) and are judged all the same.
     explore_share : float
         Share of each capacity the lead order reserves for label-free evidence.
+    explore_bar : float
+        Least label-free evidence a reserved place takes.
     **fit_kwargs
         ``anomaly``, ``supervised``, ``min_positives``, ``feature_set_version``,
         ``currency``: as :func:`~fraudml.models.fitting.time_fitter` takes them.
@@ -113,7 +116,7 @@ def fit_and_evaluate(
     """
     fitter = time_fitter(fit_labels, until, withhold=withhold, **fit_kwargs)
     fits, _ = fit_in_order(windows, fitter)
-    return fits, evaluate(fits, judge_labels, capacity, explore_share)
+    return fits, evaluate(fits, judge_labels, capacity, explore_share, explore_bar)
 
 
 def score_elsewhere(
@@ -123,6 +126,7 @@ def score_elsewhere(
     capacity: Mapping[str, int],
     until: datetime | None = None,
     explore_share: float = 0.0,
+    explore_bar: float = 0.0,
 ) -> tuple[dict[str, EntityFit], Evaluation]:
     """Judge fitted models on another dataset's evaluation window, without refitting.
 
@@ -146,6 +150,8 @@ def score_elsewhere(
         would see them; ``None`` lets every label reach it.
     explore_share : float
         Share of each capacity the lead order reserves for label-free evidence.
+    explore_bar : float
+        Least label-free evidence a reserved place takes.
 
     Returns
     -------
@@ -165,7 +171,7 @@ def score_elsewhere(
         return EntityFit(fitted.model, frame, scored, {"evaluation": scored}, fitted.example)
 
     scored, _ = fit_in_order({"evaluation": frames}, reuse)
-    return scored, evaluate(scored, labels, capacity, explore_share)
+    return scored, evaluate(scored, labels, capacity, explore_share, explore_bar)
 
 
 def scheme_positives(scores: Mapping[str, pd.DataFrame]) -> pd.DataFrame:

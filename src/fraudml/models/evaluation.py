@@ -46,28 +46,37 @@ def baseline_scores(frame: pd.DataFrame, entity: str) -> dict[str, pd.Series]:
     return out
 
 
-def lead_order(scored: pd.DataFrame, k: int, explore_share: float) -> pd.Series:
+def lead_order(
+    scored: pd.DataFrame, k: int, explore_share: float, explore_bar: float = 0.0
+) -> pd.Series:
     """The order scoring hands leads over in (:func:`~fraudml.models.fusion.reserve_order`:
-    risk, with ``explore_share`` of the capacity ``k`` reserved for label-free evidence),
-    as a score: the first lead highest."""
+    risk, with ``explore_share`` of the capacity ``k`` reserved for label-free evidence of
+    at least ``explore_bar``), as a score: the first lead highest."""
     novelty = scored["novelty"] if "novelty" in scored else scored["risk"]
-    order, _ = reserve_order(scored["risk"].to_numpy(), novelty.to_numpy(), k, explore_share)
+    order, _ = reserve_order(
+        scored["risk"].to_numpy(), novelty.to_numpy(), k, explore_share, explore_bar
+    )
     value = np.empty(len(order))
     value[order] = np.arange(len(order), 0, -1)
     return pd.Series(value, index=scored.index)
 
 
 def rankings(
-    fit: EntityFit, entity: str, k: int | None = None, explore_share: float = 0.0
+    fit: EntityFit,
+    entity: str,
+    k: int | None = None,
+    explore_share: float = 0.0,
+    explore_bar: float = 0.0,
 ) -> dict[str, pd.Series]:
     """Every ranking of ``fit``'s held-out rows: method name → score. ``leads`` is the
     order leads go to the auditors (``k`` their capacity, ``explore_share`` its
-    reserve); ``risk`` the risk score alone; ``extremes`` the signal extremes alone
+    reserve, ``explore_bar`` the reserve's least evidence); ``risk`` the risk score
+    alone; ``extremes`` the signal extremes alone
     (:class:`~fraudml.models.extremes.SignalExtremes`), where the model has them."""
     scored, frame = fit.heldout, fit.frame
     k = ENTITIES[entity].capacity if k is None else k
     methods = {
-        "leads": lead_order(scored, k, explore_share),
+        "leads": lead_order(scored, k, explore_share, explore_bar),
         "risk": scored["risk"],
         "anomaly": scored["anomaly_score"],
         "rules": frame["rule_severity_score"],
@@ -81,13 +90,18 @@ def rankings(
 
 
 def evaluate_entity(
-    entity: str, fit: EntityFit, hindsight: pd.DataFrame, k: int, explore_share: float = 0.0
+    entity: str,
+    fit: EntityFit,
+    hindsight: pd.DataFrame,
+    k: int,
+    explore_share: float = 0.0,
+    explore_bar: float = 0.0,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Metrics and per-scheme recall@``k`` of every ranking of ``fit``, and its held-out
     scores with ``label`` and ``scheme``."""
     y = target(fit.frame, hindsight).to_numpy()
     scheme = hindsight.scheme.reindex(fit.frame.index)
-    methods = rankings(fit, entity, k, explore_share)
+    methods = rankings(fit, entity, k, explore_share, explore_bar)
     metrics, schemes = judge(entity, methods, y, scheme, k)
     labelled = fit.heldout.assign(label=y, scheme=scheme)
     ap = dict(zip(metrics.method, metrics.ap, strict=True))
@@ -125,6 +139,7 @@ def evaluate_claims(
     frames: Mapping[str, pd.DataFrame],
     k: int,
     explore_share: float = 0.0,
+    explore_bar: float = 0.0,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Stays and visits read together, as scoring ranks them: one scale for a period's
     claims (the risk, the rules and the fund's payment; the anomaly scores of two kinds
@@ -141,13 +156,15 @@ def evaluate_claims(
         The auditors' capacity for claims.
     explore_share : float
         Share of ``k`` reserved for label-free evidence (:func:`lead_order`).
+    explore_bar : float
+        Least label-free evidence a reserved place takes (:func:`lead_order`).
     """
     kinds = [kind for kind in CLAIM_KINDS if kind in labelled]
     scored = pd.concat([labelled[kind] for kind in kinds])
     rows = pd.concat([frames[kind] for kind in kinds])
     y = scored["label"].to_numpy()
     methods = {
-        "leads": lead_order(scored, k, explore_share),
+        "leads": lead_order(scored, k, explore_share, explore_bar),
         "risk": scored["risk"],
         "rules": rows["rule_severity_score"],
     }
@@ -161,17 +178,18 @@ def evaluate(
     labels: pd.DataFrame | None,
     capacity: Mapping[str, int],
     explore_share: float = 0.0,
+    explore_bar: float = 0.0,
 ) -> Evaluation:
     """Judge every fit's held-out scores with every label known; K per entity type is
     the auditors' ``capacity`` (the vocabulary's default where it names none), of which
-    ``explore_share`` is reserved for label-free evidence in the lead order (method
-    ``leads``, :func:`lead_order`). Claims of every kind are also judged together (entity
-    ``claim``), as scoring ranks them."""
+    ``explore_share`` is reserved for label-free evidence of at least ``explore_bar`` in
+    the lead order (method ``leads``, :func:`lead_order`). Claims of every kind are also
+    judged together (entity ``claim``), as scoring ranks them."""
     metrics, schemes, scores = [], [], {}
     for entity, fit in fits.items():
         k = int(capacity.get(entity, ENTITIES[entity].capacity))
         m, s, scores[entity] = evaluate_entity(
-            entity, fit, labels_as_of(labels, entity, None), k, explore_share
+            entity, fit, labels_as_of(labels, entity, None), k, explore_share, explore_bar
         )
         metrics.append(m)
         schemes.append(s)
@@ -182,6 +200,7 @@ def evaluate(
             {kind: fits[kind].frame for kind in kinds},
             lead_capacity(capacity, "claim", kinds),
             explore_share,
+            explore_bar,
         )
         metrics.append(m)
         schemes.append(s)

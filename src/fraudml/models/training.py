@@ -134,12 +134,14 @@ def train_and_evaluate(
     withhold: Sequence[str] = (),
     fusion: Fusion | None = None,
     explore_share: float = 0.0,
+    explore_bar: float = 0.0,
 ) -> TrainingResult:
     """Fit per entity type on ``split`` and evaluate on its evaluation window
     (:class:`TrainingError` when a part of the split holds no claims). ``withhold`` names
     schemes whose labels are kept from the models (:func:`~fraudml.models.fitting.time_fitter`)
     and judged all the same; ``explore_share`` of each capacity is the lead order's
-    reserve for label-free evidence (:func:`~fraudml.models.evaluation.lead_order`)."""
+    reserve for label-free evidence of at least ``explore_bar``
+    (:func:`~fraudml.models.evaluation.lead_order`)."""
     check_time_split(ds, split)
     labels = _labels(ds)
     log.info("profiles for the fitting window %s … %s", split.start.date(), split.fit_end.date())
@@ -161,7 +163,8 @@ def train_and_evaluate(
     )
     windows = {"fit": fit_frames, "later": later_frames, "evaluation": eval_frames}
     fits, _ = fit_in_order(windows, fitter)
-    return result_of(fits, evaluate(fits, labels, capacity, explore_share), split, "time", dropped)
+    evaluation = evaluate(fits, labels, capacity, explore_share, explore_bar)
+    return result_of(fits, evaluation, split, "time", dropped)
 
 
 def cross_validate(
@@ -176,6 +179,7 @@ def cross_validate(
     min_positives: int,
     fusion: Fusion | None = None,
     explore_share: float = 0.0,
+    explore_bar: float = 0.0,
 ) -> TrainingResult:
     """Stratified cross-validation by entity over the whole period.
 
@@ -205,4 +209,5 @@ def cross_validate(
         fusion=fusion,
     )
     fits, _ = fit_in_order({"all": frames}, fitter)
-    return result_of(fits, evaluate(fits, labels, capacity, explore_share), None, "cv", dropped)
+    evaluation = evaluate(fits, labels, capacity, explore_share, explore_bar)
+    return result_of(fits, evaluation, None, "cv", dropped)

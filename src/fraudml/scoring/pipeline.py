@@ -234,6 +234,7 @@ def score_period(
     *,
     definite_leads: bool = False,
     explore_share: float = 0.0,
+    explore_bar: float = 0.0,
 ) -> ScoreResult:
     """Score every entity of ``window`` with ``models`` and choose the leads.
 
@@ -243,7 +244,7 @@ def score_period(
     to the deduction list (:mod:`fraudml.scoring.violations`), and with
     ``definite_leads`` every entity holding one is also a lead beyond the capacity.
     ``explore_share`` of each capacity is reserved for the highest label-free evidence
-    (:func:`fraudml.models.fusion.reserve_order`).
+    of at least ``explore_bar`` (:func:`fraudml.models.fusion.reserve_order`).
     """
     check_claims_in_window(ds, window)
     check_feature_set(models)
@@ -272,7 +273,7 @@ def score_period(
         model_of = pd.Series(np.repeat([versions.get(k, "?") for k in kinds], sizes), s.index)
         claim_kind = kind_of if lead_type == "claim" else None
         k = lead_capacity(capacity, lead_type, kinds)
-        ranked = rank_entities(s, k, explore_share)
+        ranked = rank_entities(s, k, explore_share, explore_bar)
         sheets.append(scores_sheet(lead_type, ranked, model_of, claim_kind))
         definite = (
             pd.concat([definite_violations(frames[kind]) for kind in kinds])

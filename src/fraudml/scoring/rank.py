@@ -52,7 +52,9 @@ def tiers(ranks: pd.Series, capacity: int) -> pd.Series:
     return pd.Series([tier(int(r), capacity) for r in ranks], index=ranks.index, dtype="str")
 
 
-def rank_entities(scored: pd.DataFrame, capacity: int, explore_share: float = 0.0) -> pd.DataFrame:
+def rank_entities(
+    scored: pd.DataFrame, capacity: int, explore_share: float = 0.0, explore_bar: float = 0.0
+) -> pd.DataFrame:
     """Each scored entity's risk, rank and tier.
 
     Parameters
@@ -66,6 +68,9 @@ def rank_entities(scored: pd.DataFrame, capacity: int, explore_share: float = 0.
     explore_share : float
         Share of ``capacity`` reserved for the highest label-free evidence
         (:func:`fraudml.models.fusion.reserve_order`); 0 ranks by risk alone.
+    explore_bar : float
+        Least label-free evidence (``novelty``) a reserved place takes; the places it
+        leaves empty go back to the risk order.
 
     Returns
     -------
@@ -80,7 +85,11 @@ def rank_entities(scored: pd.DataFrame, capacity: int, explore_share: float = 0.
     # a stable sort first, so that the reserve's ties keep the risk order
     ordered = risk.sort_values(ascending=False, kind="stable").index
     order, reserved = reserve_order(
-        risk.loc[ordered].to_numpy(), novelty.loc[ordered].to_numpy(), capacity, explore_share
+        risk.loc[ordered].to_numpy(),
+        novelty.loc[ordered].to_numpy(),
+        capacity,
+        explore_share,
+        explore_bar,
     )
     ranks = np.empty(len(order), dtype="int64")
     ranks[order] = np.arange(1, len(order) + 1)

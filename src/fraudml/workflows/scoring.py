@@ -183,6 +183,7 @@ def score(
                 dict(settings.capacity),
                 definite_leads=settings.definite_leads,
                 explore_share=settings.explore_share,
+                explore_bar=settings.explore_bar,
             )
             timings["score_and_explain"] = time.perf_counter() - started - timings["load"]
             timings["explain"] = result.explain_seconds

@@ -389,6 +389,7 @@ def train(
         min_positives=settings.min_positives,
         fusion=settings.fusion,
         explore_share=settings.explore_share,
+        explore_bar=settings.explore_bar,
     )
     folder = tracking_folder(settings.store)
     guard_store(folder, data, "train.store")
