@@ -294,6 +294,12 @@ def test_train_command_registers_champions_in_the_given_tracking_store(server_st
         assert logged and [k for k in logged if not k.startswith(f"eval/{entity}/")] == [], entity
         assert logged[f"eval/{entity}/risk/ap"] == run[f"metrics.eval/{entity}/risk/ap"]
     assert not (root / "unused").exists()  # the variable's store was used
+    # the pip requirements are named, LightGBM's booster among them, at installed versions
+    from importlib.metadata import version as installed
+
+    folder = Path(mlflow.artifacts.download_artifacts(f"models:/{store.model_name(ns, 'stay')}/1"))
+    pins = (folder / "requirements.txt").read_text(encoding="utf-8").split()
+    assert {f"lightgbm=={installed('lightgbm')}", f"fraudml=={installed('fraudml')}"} <= set(pins)
 
     # the champion moves only on improvement, or when forced
     name = store.model_name(ns, "patient")

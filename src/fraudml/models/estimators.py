@@ -11,6 +11,8 @@ Registered models are pickles of these classes: add methods, never rename attrib
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from lightgbm import LGBMClassifier, early_stopping
 from sklearn.base import BaseEstimator, ClassifierMixin, OutlierMixin
@@ -359,7 +361,11 @@ class RiskClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, ensure_all_finite="allow-nan", dtype=np.float64)
         explainer = shap.TreeExplainer(self.booster_.booster_)
-        values = explainer.shap_values(X)
+        with warnings.catch_warnings():
+            # shap tells every caller, on every call, that its output for LightGBM's binary
+            # classifiers changed shape once; the list case is handled below
+            warnings.filterwarnings("ignore", "LightGBM binary classifier", UserWarning)
+            values = explainer.shap_values(X)
         base = explainer.expected_value
         if isinstance(values, list):  # one array per class in some shap versions
             values, base = values[-1], np.atleast_1d(base)[-1]
