@@ -126,6 +126,30 @@ def test_practice_signals_read_only_the_window(make_dataset):
     assert doc.max_patients_day.to_dict() == {"DR1": 1, "DR3": 2}
 
 
+def test_practice_signals_count_the_year_up_to_the_windows_end(make_dataset):
+    """A breach stays evidence after its window: a window from 03-13 reads DR1's
+    suspended claims of 03-10 to 03-12, and a claim at another provider 355 days before
+    the end, not one 376 days before."""
+    early = [
+        visit("A0", "001", "D1", "2023-03-21 09:00:00", "DR1", "internal"),  # 376 days
+        visit("A00", "001", "D1", "2023-04-11 09:00:00", "DR1", "internal"),  # 355 days
+    ]
+
+    def edit(t):
+        t["claims"] += [dict(c) for c in CLAIMS + early]
+        t["doctors"] = [dict(d) for d in DOCTORS]
+
+    window = Window(datetime(2024, 3, 13), datetime(2024, 3, 31))
+    doc = profiles(make_dataset(edit), window)[0]["doctor"]
+    # only DR1 (A4) and DR2 (B1, B2) bill in the window; DR3 (03-05, 03-06) does not
+    assert doc.n_claims.to_dict() == {"DR1": 1, "DR2": 2}
+    assert doc.claims_while_suspended.to_dict() == {"DR1": 4, "DR2": 1}
+    # DR1: A2, A3, A5, A6 while suspended, A4 and A00 away from its employer
+    assert doc.practice_breach_claims.to_dict() == {"DR1": 6, "DR2": 1}
+    # of DR1's seven claims in the year (A00, A1, A2, A3, A5, A6, A4): A4 and A00
+    assert doc.other_provider_share.to_dict() == pytest.approx({"DR1": 2 / 7, "DR2": 0.0})
+
+
 def test_absent_registration_and_suspension_drop_their_features(make_dataset):
     columns = ("registered_departments", "suspended_from", "suspended_to")
     root = practice_dataset(make_dataset, drop_columns=columns)

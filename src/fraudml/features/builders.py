@@ -430,8 +430,11 @@ def doctor_profile(x: Inputs) -> ir.Table:
     if x.doctors is not None:
         # the registration and the suspension only where the data fills them: their
         # features are dropped (and listed) otherwise, never computed on empty columns
+        # over the year up to the window's end (window.claims.HISTORY_DAYS), not the window
+        # alone: a doctor who billed while suspended in spring is still one in the
+        # autumn's window, and the supervised model learns what the window cannot show
         practice = signals.practice_breaches(
-            c,
+            c if x.history is None else x.history,
             x.doctors,
             registration="doctors.registered_departments" in x.tables,
             suspension="doctors.suspended_from" in x.tables,

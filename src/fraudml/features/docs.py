@@ -14,10 +14,12 @@ Generated from `src/fraudml/features/registry.py` by `python -m fraudml.features
 (feature set version {version}); a test fails when this file is out of date.
 
 A profile holds one row per entity seen in the window `[FROM, UNTIL)` on `admit_time`.
-Only claims admitted in the window are used; the one look-back is for trace codes, where a
-fee line counts as repeated when its code was settled on an earlier line of any claim
-admitted before `UNTIL`. Features marked *peer* also get `<name>__peer_median` (the median
-of the peer group) and `<name>__peer_z`, a robust z-score against it
+Only claims admitted in the window are used, with two look-backs: trace codes, where a fee
+line counts as repeated when its code was settled on an earlier line of any claim admitted
+before `UNTIL`, and a doctor's practice (family `practice`), counted over the 365 days up
+to `UNTIL`: a breach stays evidence after the month it was billed in. Features marked
+*peer* also get `<name>__peer_median` (the median of the peer group) and `<name>__peer_z`,
+a robust z-score against it
 (`src/fraudml/features/peers.py`). Features marked *IF* are read by the isolation
 forest; the others (network position, case mix, spread of amounts) by the supervised
 model only. Features that need a table the dataset lacks are not

@@ -23,7 +23,10 @@ from fraudml.entities import Entity
 #: 6: doctors' practice (执业违规), read against the doctors table: practice_breach_claims
 #: for the forest, and its parts claims_while_suspended, unregistered_department_share and
 #: other_provider_share for the supervised model; max_patients_day (the busiest day).
-FEATURE_SET_VERSION = "6"
+#: 7: the four practice features count the year up to the window's end
+#: (window.claims.HISTORY_DAYS), not the window alone: a breach stays evidence after the
+#: window it was billed in.
+FEATURE_SET_VERSION = "7"
 
 
 @dataclass(frozen=True)
@@ -790,8 +793,9 @@ FEATURES: tuple[Feature, ...] = (
         "claims_while_suspended",
         "doctor",
         "practice",
-        "暂停医保支付资格期间结算次数",
-        "settlements on days its fund-payment qualification was suspended",
+        "近一年暂停医保支付资格期间结算次数",
+        "settlements on days its fund-payment qualification was suspended (the year up to "
+        "the window's end)",
         "次",
         needs=SUSPENSION,
         anomaly=False,
@@ -800,8 +804,9 @@ FEATURES: tuple[Feature, ...] = (
         "unregistered_department_share",
         "doctor",
         "practice",
-        "非注册科室结算占比",
-        "share of its settlements in a department it is not registered for",
+        "近一年非注册科室结算占比",
+        "share of its settlements in a department it is not registered for (the year up to "
+        "the window's end)",
         "比例",
         needs=REGISTRATION,
         anomaly=False,
@@ -810,8 +815,9 @@ FEATURES: tuple[Feature, ...] = (
         "other_provider_share",
         "doctor",
         "practice",
-        "非注册机构结算占比",
-        "share of its settlements at a provider other than its employer",
+        "近一年非注册机构结算占比",
+        "share of its settlements at a provider other than its employer (the year up to "
+        "the window's end)",
         "比例",
         needs=DOCTORS,
         anomaly=False,
@@ -820,8 +826,9 @@ FEATURES: tuple[Feature, ...] = (
         "practice_breach_claims",
         "doctor",
         "practice",
-        "执业违规结算次数",
-        "settlements while suspended, outside its registered departments or away from its employer",
+        "近一年执业违规结算次数",
+        "settlements while suspended, outside its registered departments or away from its "
+        "employer (the year up to the window's end)",
         "次",
         needs=PRACTICE,
     ),

@@ -1,8 +1,10 @@
 """A window's claims, enriched once: patient and provider attributes, age, time of day.
 
-As-of semantics: a window holds the claims admitted in ``[start, end)``. The only
-look-back is for trace codes, where "settled before" looks at every fee line of claims
-admitted before ``end`` (:mod:`fraudml.window.fees`). Nothing after ``end`` is ever read.
+As-of semantics: a window holds the claims admitted in ``[start, end)``. Two inputs look
+back before ``start``: trace codes, where "settled before" looks at every fee line of
+claims admitted before ``end`` (:mod:`fraudml.window.fees`), and the practitioners'
+history (:attr:`Inputs.history`), the claims of the :data:`HISTORY_DAYS` days up to
+``end``. Nothing after ``end`` is ever read.
 """
 
 from __future__ import annotations
@@ -58,12 +60,21 @@ class Inputs:
     #: the dataset has none. Its optional columns with a value are named in ``tables``
     #: (:data:`DOCTOR_PRACTICE_COLUMNS`)
     doctors: ir.Table | None = None
+    #: claims with a doctor admitted in the :data:`HISTORY_DAYS` days up to the window's
+    #: end (``doctor_id``, ``provider_id``, ``department``, ``day``), however late the
+    #: window starts: a practitioner's breaches stay evidence after the month they were
+    #: billed in (audits look back). ``None`` without ``doctors`` or a span (``fees=False``)
+    history: ir.Table | None = None
 
 
 #: The doctors table's optional columns a feature may need: each one the dataset fills
 #: (at least one value) is in :attr:`Inputs.tables` as ``doctors.<column>``. A source that
 #: leaves one out has it read as empty, and a feature on it would describe nothing.
 DOCTOR_PRACTICE_COLUMNS = ("registered_departments", "suspended_from")
+
+#: Days of the practitioners' history up to a window's end (:attr:`Inputs.history`): a
+#: year, the span a bureau's routine review looks back over.
+HISTORY_DAYS = 365
 
 
 def _age_years(on: ir.TimestampValue, birth: ir.DateValue) -> ir.IntegerValue:
@@ -140,9 +151,24 @@ def prepare(ds: Dataset, window: Window, *, fees: bool = True) -> Inputs:
     if has_times_of_day(c):
         has.add("claim_times")
     doctors = ds.table("doctors") if "doctors" in ds else None
+    history = None
     if doctors is not None:
         has |= filled_columns(doctors, "doctors", DOCTOR_PRACTICE_COLUMNS)
-    return Inputs(c, summary, regs, codes, window, days, has, repeated, doctors=doctors)
+        if fees:
+            history = _history(ds.table("claims"), span)
+    return Inputs(
+        c, summary, regs, codes, window, days, has, repeated, doctors=doctors, history=history
+    )
+
+
+def _history(claims: ir.Table, span: ir.Table) -> ir.Table:
+    """Claims with a doctor admitted in ``[history_from, history_to)`` of the window's
+    span table: bounds read from the table, not literals, so every window's doctor
+    profile is one shape (compiled once, :mod:`fraudml.engine.compiled`)."""
+    t = claims.admit_time
+    held = (t >= span.history_from.as_scalar()) & (t < span.history_to.as_scalar())
+    h = claims.filter(held & claims.doctor_id.notnull())
+    return h.select("doctor_id", "provider_id", "department", day=h.admit_time.date())
 
 
 def filled_columns(t: ir.Table, table: str, columns: tuple[str, ...]) -> set[str]:
@@ -157,17 +183,30 @@ def filled_columns(t: ir.Table, table: str, columns: tuple[str, ...]) -> set[str
 
 def _span(claims: ir.Table, window: Window) -> pd.DataFrame:
     """The days ``window`` spans, at least one, taking an open side from ``claims``
-    (the window's): one row, column ``days`` (missing when the window has no claims)."""
+    (the window's): one row, column ``days`` (missing when the window has no claims), and
+    the practitioners' history bounds: ``history_to`` the window's end (an open end: just
+    after its last claim) and ``history_from`` :data:`HISTORY_DAYS` days before it."""
     start, end = window.start, window.end
+    history_to = None if end is None else pd.Timestamp(end)
     if start is None or end is None:
         seen = claims.agg(lo=claims.admit_time.min(), hi=claims.admit_time.max()).execute()
         start = start if start is not None else seen.lo.iloc[0]
-        end = end if end is not None else seen.hi.iloc[0]
+        if end is None:
+            end = seen.hi.iloc[0]
+            if not pd.isna(end):  # an open end holds the last claim
+                history_to = pd.Timestamp(end) + pd.Timedelta(seconds=1)
     days = None
     if not (pd.isna(start) or pd.isna(end)):
         seconds = (pd.Timestamp(end) - pd.Timestamp(start)).total_seconds()
         days = max(1.0, float(math.ceil(seconds / 86400.0)))
-    return pd.DataFrame({"days": pd.Series([days], dtype="float64")})
+    history_from = None if history_to is None else history_to - pd.Timedelta(days=HISTORY_DAYS)
+    return pd.DataFrame(
+        {
+            "days": pd.Series([days], dtype="float64"),
+            "history_from": pd.Series([history_from], dtype="datetime64[us]"),
+            "history_to": pd.Series([history_to], dtype="datetime64[us]"),
+        }
+    )
 
 
 def _temp_table(ds: Dataset, name: str, expr: ir.Table) -> ir.Table:
