@@ -294,6 +294,11 @@ def test_train_command_registers_champions_in_the_given_tracking_store(server_st
         assert logged and [k for k in logged if not k.startswith(f"eval/{entity}/")] == [], entity
         assert logged[f"eval/{entity}/risk/ap"] == run[f"metrics.eval/{entity}/risk/ap"]
     assert not (root / "unused").exists()  # the variable's store was used
+    # the database's artifacts are beside it, not under the folder the command ran in
+    assert (root / "artifacts").is_dir()
+    assert mlflow.get_experiment_by_name("fraudml").artifact_location == (
+        (root / "artifacts").resolve().as_uri()
+    )
     # the pip requirements are named, LightGBM's booster among them, at installed versions
     from importlib.metadata import version as installed
 
@@ -306,6 +311,7 @@ def test_train_command_registers_champions_in_the_given_tracking_store(server_st
     model, version = store.load_champion(name)
     assert model.entity == "patient" and version == "1"
     frame = pd.DataFrame({c: [0.0, 1.0] for c in model.inputs})
+    mlflow.set_experiment("fraudml")  # not the default experiment, whose artifacts are ./mlruns
     with mlflow.start_run():
         worse = store.log_entity_model(model, frame, name, metric=0.01)
         assert store.promote(name, worse, 0.01)[0] is False

@@ -854,7 +854,13 @@ def test_each_workflow_uses_its_own_store_unless_the_shell_names_one(tmp_path, m
     assert artifacts == (tmp_path / "b").resolve() / "artifacts"
     assert mlflow.get_tracking_uri() == second and mlflow.get_registry_uri() == second
     assert "MLFLOW_TRACKING_URI" not in os.environ and "MLFLOW_REGISTRY_URI" not in os.environ
-    server = f"sqlite:///{tmp_path / 'server.db'}"
+    # a database file the shell names keeps a new experiment's artifacts beside it (MLflow
+    # alone would put them under the folder the command runs in); a server decides its own
+    database = f"sqlite:///{tmp_path / 'server.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", database)
+    assert store.configure(tmp_path / "c") == (database, tmp_path.resolve() / "artifacts")
+    assert os.environ["MLFLOW_TRACKING_URI"] == database and not (tmp_path / "c").exists()
+    server = "http://127.0.0.1:5000"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", server)
     assert store.configure(tmp_path / "c") == (server, None)
     assert os.environ["MLFLOW_TRACKING_URI"] == server and not (tmp_path / "c").exists()

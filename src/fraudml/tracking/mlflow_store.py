@@ -59,8 +59,9 @@ MOVES_STATE_TAG = "fraudml.champion_moves_state"
 def configure(store_dir: str | Path) -> tuple[str, Path | None]:
     """Point MLflow at ``MLFLOW_TRACKING_URI`` or at ``store_dir/mlflow.db``.
 
-    Returns the tracking URI and, for the local store, the folder for artifacts (``None``
-    when a server or another store decides). Read the variable before MLflow does:
+    Returns the tracking URI and, for a store in a local database file, the folder for
+    a new experiment's artifacts: ``artifacts`` beside the database (``None`` when a
+    server or another store decides). Read the variable before MLflow does:
     ``set_tracking_uri`` writes it into the environment.
     """
     before = {name: os.environ.get(name) for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
@@ -70,6 +71,10 @@ def configure(store_dir: str | Path) -> tuple[str, Path | None]:
         store.mkdir(parents=True, exist_ok=True)
         uri = f"sqlite:///{store / 'mlflow.db'}"
         artifacts = store / "artifacts"
+    elif uri.startswith("sqlite:///"):
+        # a database file the shell names: left to MLflow, a new experiment's artifacts go
+        # to ./mlruns under whatever folder the command runs in, apart from the database
+        artifacts = Path(uri.removeprefix("sqlite:///")).resolve().parent / "artifacts"
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     # MLflow copies the URI into the environment for its subprocesses. Left there, it
