@@ -25,7 +25,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from hydra import compose, initialize_config_dir
-from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from fraudml.config import register
@@ -38,11 +37,9 @@ from fraudml.evaluate.generalisation import (
     score_elsewhere,
 )
 from fraudml.evaluate.metrics import ranking_metrics, recall_at_k_by_scheme
-from fraudml.features import FEATURE_SET_VERSION
 from fraudml.io import load_dataset
 from fraudml.models.evaluation import lead_order
 from fraudml.models.frames import frames_and_hits, window_frames
-from fraudml.models.fusion import Fusion
 from fraudml.paths import conf_dir
 from fraudml.synth import simulate, write_dataset
 from fraudml.synth.simulate import simulation_config
@@ -80,20 +77,9 @@ def fitted_scores() -> tuple[dict[str | None, Scores], dict[str, int]]:
             "evaluation": window_frames(ds, split.evaluation, rules).frames,
         }
         currency = ds.currency
-    capacity = dict(cfg.evaluate.capacity)
-    kwargs = dict(
-        anomaly=instantiate(cfg.anomaly, _convert_="all"),
-        supervised=instantiate(cfg.model, _convert_="all"),
-        min_positives=int(cfg.train.min_positives),
-        feature_set_version=FEATURE_SET_VERSION,
-        currency=currency,
-        capacity=capacity,
-        fusion=Fusion(
-            anomaly_weight=float(cfg.fusion.anomaly_weight),
-            anomaly_power=float(cfg.fusion.anomaly_power),
-            alone_weight=float(cfg.fusion.alone_weight),
-        ),
-    )
+    # the reserve is applied afterwards, to the scores (reserve_figures): none here
+    kwargs = quality.fit_settings(cfg, currency)
+    capacity = kwargs["capacity"]
 
     def run(withhold: list[str]) -> Scores:
         fits, evaluation = fit_and_evaluate(

@@ -150,3 +150,25 @@ def test_a_windows_span_in_days_rounds_up_and_takes_an_open_side_from_its_claims
     assert _span(claims, Window()).days.tolist() == [3.0]  # 2.5 days of claims
     nothing = ibis.memtable(times.iloc[:0])
     assert _span(nothing, Window()).days.isna().tolist() == [True]
+
+
+def test_the_span_bounds_the_practitioners_history_by_the_windows_end():
+    """The history (window.claims.HISTORY_DAYS) ends where the window does; an open end
+    holds its last claim, so the history ends just after it; no claim, no history."""
+    from datetime import datetime
+
+    from fraudml.window import Window
+    from fraudml.window.claims import HISTORY_DAYS, _span
+
+    times = pd.DataFrame({"admit_time": pd.to_datetime(["2024-03-01 08:00", "2024-03-03 20:00"])})
+    claims = ibis.memtable(times)
+    closed = _span(claims, Window(datetime(2024, 3, 1), datetime(2024, 3, 31)))
+    assert HISTORY_DAYS == 365
+    assert closed.history_to.tolist() == [pd.Timestamp("2024-03-31")]
+    assert closed.history_from.tolist() == [pd.Timestamp("2023-04-01")]  # 2024 is a leap year
+    open_end = _span(claims, Window(datetime(2024, 3, 1)))
+    assert open_end.history_to.tolist() == [pd.Timestamp("2024-03-03 20:00:01")]
+    assert open_end.history_from.tolist() == [pd.Timestamp("2023-03-04 20:00:01")]
+    nothing = _span(ibis.memtable(times.iloc[:0]), Window())
+    assert nothing.history_to.isna().tolist() == [True]
+    assert nothing.history_from.isna().tolist() == [True]

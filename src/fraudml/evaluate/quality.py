@@ -267,9 +267,9 @@ def render_generalisation(
         "the largest one, two, three and five and all of them; the isolation forest alone "
         "0.212). The bar came last, because with every label known the reserved leads were "
         "confirmed far less often than the risk order's: on the same fits (`python -m "
-        "benchmarks.reserve_study`), the mean precision@K over the six lead types with "
-        "every label known was 0.754, 0.782 and 0.783 (committed, shifted, held-out) "
-        "without a bar, against 0.908, 0.903 and 0.880 without a reserve. Of the bars "
+        "benchmarks.reserve_study`, with feature set 6), the mean precision@K over the six "
+        "lead types with every label known was 0.754, 0.782 and 0.783 (committed, shifted, "
+        "held-out) without a bar, against 0.908, 0.903 and 0.880 without a reserve. Of the bars "
         "0.5, 0.8, 0.85, 0.9 and 0.95 at a share of 0.3, 0.85 is the highest at which the "
         "shifted city's mean withheld recall did not fall (0.248 without a bar; 0.248, "
         "0.250, 0.251, 0.244 and 0.245 with them); it kept the committed and held-out "
@@ -619,6 +619,25 @@ def _elsewhere(path: Path, rules: list, cfg: DictConfig) -> _Elsewhere:
         )
 
 
+def fit_settings(cfg: DictConfig, currency: str) -> dict:
+    """The keyword arguments of :func:`fit_and_evaluate` the training config gives:
+    estimators, ``min_positives``, feature set, ``currency``, ``capacity`` and fusion
+    weights (the reserve's share and bar left to the caller)."""
+    return dict(
+        anomaly=instantiate(cfg.anomaly, _convert_="all"),
+        supervised=instantiate(cfg.model, _convert_="all"),
+        min_positives=int(cfg.train.min_positives),
+        feature_set_version=FEATURE_SET_VERSION,
+        currency=currency,
+        capacity=dict(cfg.evaluate.capacity),
+        fusion=Fusion(
+            anomaly_weight=float(cfg.fusion.anomaly_weight),
+            anomaly_power=float(cfg.fusion.anomaly_power),
+            alone_weight=float(cfg.fusion.alone_weight),
+        ),
+    )
+
+
 def measure(
     dataset: str, shifted: Path, cfg: DictConfig, heldout: Path | None = None
 ) -> Measurement:
@@ -660,21 +679,7 @@ def measure(
         worlds[HELDOUT] = _elsewhere(heldout, rules, cfg)
     share = float(cfg.evaluate.explore_share)
     bar = float(cfg.evaluate.explore_bar)
-    kwargs = dict(
-        anomaly=instantiate(cfg.anomaly, _convert_="all"),
-        supervised=instantiate(cfg.model, _convert_="all"),
-        min_positives=int(cfg.train.min_positives),
-        feature_set_version=FEATURE_SET_VERSION,
-        currency=currency,
-        capacity=dict(cfg.evaluate.capacity),
-        explore_share=share,
-        explore_bar=bar,
-        fusion=Fusion(
-            anomaly_weight=float(cfg.fusion.anomaly_weight),
-            anomaly_power=float(cfg.fusion.anomaly_power),
-            alone_weight=float(cfg.fusion.alone_weight),
-        ),
-    )
+    kwargs = fit_settings(cfg, currency) | dict(explore_share=share, explore_bar=bar)
     capacity = kwargs["capacity"]
 
     def judged_elsewhere(fitted: dict, world: _Elsewhere, frames=None) -> Evaluation:

@@ -429,10 +429,10 @@ def doctor_profile(x: Inputs) -> ir.Table:
     others = [distinct, daily, signals.sessions_beyond_schedule_share(c, "doctor_id")]
     if x.doctors is not None:
         # the registration and the suspension only where the data fills them: their
-        # features are dropped (and listed) otherwise, never computed on empty columns
-        # over the year up to the window's end (window.claims.HISTORY_DAYS), not the window
-        # alone: a doctor who billed while suspended in spring is still one in the
-        # autumn's window, and the supervised model learns what the window cannot show
+        # features are dropped (and listed) otherwise, never computed on empty columns.
+        # Read over the year up to the window's end (window.claims.HISTORY_DAYS), not the
+        # window alone: a doctor who billed while suspended in spring still is one in the
+        # autumn's window
         practice = signals.practice_breaches(
             c if x.history is None else x.history,
             x.doctors,
